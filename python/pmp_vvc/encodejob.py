@@ -1,0 +1,454 @@
+"""One encode as data: an immutable :class:`EncodeJob`, run as a child process into an :class:`EncodeResult`.
+
+A job names everything that decides the bitstream and its timing: the encoder cfgs, the per-sequence
+cfg (paths and content hashes), the QP, a frame-count override, extra VTM options, the model's
+sha256 and the encoder build id. Its :attr:`EncodeJob.key` is a sha256 over these; the output stem
+``<sequence>_QP<qp>_<key[:12]>`` gives ``.bin``, ``.log`` and ``.json`` siblings in the job's folder.
+
+Running a job (:func:`run_job`) launches the encoder (``[sys.executable, "-m", "pmp_vvc.cli.encoder"]``
+by default; ``PMP_ENCODER_CMD`` or :attr:`EncodeJob.encoder_cmd` replace it, e.g. by a vanilla VTM
+EncoderApp) with ``-c cfg... -c seq.cfg -q QP [-f N] -b BIN -o REC options...``, measures the child's
+user+sys CPU time with :func:`os.wait4` and the wall time, parses the log, hashes the reconstruction
+and deletes it, then writes the JSON record under a temporary name and renames it: a ``.json`` with
+``"status": "ok"`` exists only for a finished encode, and :func:`load_done` never reruns one.
+A failed encode gets a ``"status": "failed"`` record with the log's error lines and tail (rerun).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import hashlib
+import importlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pmp_vvc.errors import BuildError, EncodeError
+from pmp_vvc.vtmlog import ChannelCounters, FrameStats, GuideStats, SummaryStats, log_tail, parse_log
+
+__all__ = [
+    "DECODER_CMD_ENV",
+    "ENCODER_CMD_ENV",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "EncodeJob",
+    "EncodeResult",
+    "default_decoder_cmd",
+    "default_encoder_cmd",
+    "file_sha256",
+    "load_done",
+    "load_result",
+    "model_sha256",
+    "resolve_build_id",
+    "run_job",
+    "verify_result",
+]
+
+SCHEMA = "pmp-vvc/encode-result"
+SCHEMA_VERSION = 1
+ENCODER_CMD_ENV = "PMP_ENCODER_CMD"
+DECODER_CMD_ENV = "PMP_DECODER_CMD"
+_MODULE_ENCODER = (sys.executable, "-m", "pmp_vvc.cli.encoder")
+_MODULE_DECODER = (sys.executable, "-m", "pmp_vvc.cli.decoder")
+
+
+def default_encoder_cmd() -> tuple[str, ...]:
+    """``$PMP_ENCODER_CMD`` (shell-split) if set, else our encoder module."""
+    env = os.environ.get(ENCODER_CMD_ENV, "").strip()
+    return tuple(shlex.split(env)) if env else _MODULE_ENCODER
+
+
+def default_decoder_cmd() -> tuple[str, ...]:
+    """``$PMP_DECODER_CMD`` (shell-split) if set, else our decoder module."""
+    env = os.environ.get(DECODER_CMD_ENV, "").strip()
+    return tuple(shlex.split(env)) if env else _MODULE_DECODER
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_sha256(options: Sequence[str]) -> str | None:
+    """sha256 of the file given by ``--PMPModel`` in ``options``; ``name:<value>`` if not a file."""
+    for i, opt in enumerate(options):
+        value = None
+        if opt.startswith("--PMPModel="):
+            value = opt.split("=", 1)[1]
+        elif opt == "--PMPModel" and i + 1 < len(options):
+            value = options[i + 1]
+        if value is not None:
+            return file_sha256(value) if Path(value).is_file() else f"name:{value}"
+    return None
+
+
+def resolve_build_id(encoder_cmd: Sequence[str]) -> str:
+    """Identify the encoder build behind ``encoder_cmd``.
+
+    Our module: ``pmp_vvc.buildinfo.build_id()``; any other command: the sha256 of its executable.
+
+    Raises:
+        BuildError: if our encoder is not built or the command's executable cannot be found.
+    """
+    if tuple(encoder_cmd) == _MODULE_ENCODER:
+        try:
+            buildinfo = importlib.import_module("pmp_vvc.buildinfo")
+        except ImportError as err:
+            raise BuildError(f"pmp_vvc.buildinfo is missing ({err}); was pmp-vvc built?") from None
+        return str(buildinfo.build_id())
+    exe = shutil.which(encoder_cmd[0]) if encoder_cmd else None
+    if exe is None:
+        raise BuildError(f"encoder command not found: {shlex.join(encoder_cmd)}")
+    return f"exe:{file_sha256(exe)[:16]}:{Path(exe).name}"
+
+
+@dataclass(frozen=True)
+class EncodeJob:
+    """Immutable description of one encode (see the module docstring).
+
+    ``encoder_cmd`` empty means :func:`default_encoder_cmd` evaluated where the job runs.
+    """
+
+    seq_name: str
+    seq_cfg: str
+    seq_cfg_sha256: str
+    input_file: str
+    qp: int
+    encoder_cfgs: tuple[str, ...]
+    encoder_cfgs_sha256: tuple[str, ...]
+    options: tuple[str, ...]
+    frames: int | None
+    model_sha256: str | None
+    build_id: str
+    out_dir: str
+    encoder_cmd: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        seq_name: str,
+        seq_cfg: str | Path,
+        input_file: str | Path,
+        qp: int,
+        encoder_cfgs: Sequence[str | Path],
+        options: Sequence[str] = (),
+        frames: int | None = None,
+        build_id: str,
+        out_dir: str | Path,
+        encoder_cmd: Sequence[str] | None = None,
+    ) -> EncodeJob:
+        """Build a job, hashing the cfg files and the model named by ``--PMPModel``."""
+        cfgs = tuple(str(Path(c).absolute()) for c in encoder_cfgs)
+        seq = str(Path(seq_cfg).absolute())
+        return cls(
+            seq_name=seq_name,
+            seq_cfg=seq,
+            seq_cfg_sha256=file_sha256(seq),
+            input_file=str(Path(input_file).absolute()),
+            qp=qp,
+            encoder_cfgs=cfgs,
+            encoder_cfgs_sha256=tuple(file_sha256(c) for c in cfgs),
+            options=tuple(options),
+            frames=frames,
+            model_sha256=model_sha256(options),
+            build_id=build_id,
+            out_dir=str(Path(out_dir).absolute()),
+            encoder_cmd=tuple(encoder_cmd) if encoder_cmd else (),
+        )
+
+    @property
+    def key(self) -> str:
+        """sha256 over what decides the encode (not the output folder or the command used)."""
+        ident = {
+            "seq_cfg": self.seq_cfg,
+            "seq_cfg_sha256": self.seq_cfg_sha256,
+            "input_file": self.input_file,
+            "qp": self.qp,
+            "encoder_cfgs": self.encoder_cfgs,
+            "encoder_cfgs_sha256": self.encoder_cfgs_sha256,
+            "options": self.options,
+            "frames": self.frames,
+            "model_sha256": self.model_sha256,
+            "build_id": self.build_id,
+        }
+        return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def stem(self) -> str:
+        """Output file stem ``<sequence>_QP<qp>_<key[:12]>``."""
+        return f"{self.seq_name}_QP{self.qp}_{self.key[:12]}"
+
+    def path(self, suffix: str) -> Path:
+        """Output path with ``suffix`` (``.bin``, ``.log``, ``.json``)."""
+        return Path(self.out_dir) / f"{self.stem}{suffix}"
+
+    def vtm_args(self, bitstream: str | Path, recon: str | Path) -> list[str]:
+        """Build the EncoderApp arguments.
+
+        Order: cfgs, input (resolved against the sequence cfg's folder; VTM itself would resolve it
+        against the working directory), QP, frames, outputs, then the extra options (they win).
+        """
+        args: list[str] = []
+        for cfg in (*self.encoder_cfgs, self.seq_cfg):
+            args += ["-c", cfg]
+        args += ["-i", self.input_file, "-q", str(self.qp)]
+        if self.frames is not None:
+            args += ["-f", str(self.frames)]
+        return [*args, "-b", str(bitstream), "-o", str(recon), *self.options]
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    """The JSON record of one encode (schema :data:`SCHEMA` version :data:`SCHEMA_VERSION`)."""
+
+    job: EncodeJob
+    status: str
+    run_id: str
+    host: str
+    started: str
+    finished: str
+    command: tuple[str, ...]
+    exit_code: int | None
+    cpu_user: float
+    cpu_sys: float
+    wall: float
+    max_rss_kb: int
+    versions: Mapping[str, str]
+    bitstream_bytes: int | None = None
+    bitstream_sha256: str | None = None
+    recon_md5: str | None = None
+    summary: SummaryStats | None = None
+    frames: tuple[FrameStats, ...] = ()
+    counters: tuple[ChannelCounters, ...] = ()
+    guide: GuideStats | None = None
+    errors: tuple[str, ...] = ()
+    log_tail: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True for a finished, successful encode."""
+        return self.status == "ok"
+
+    @property
+    def cpu_time(self) -> float:
+        """CPU seconds (user + sys) of the encoder process."""
+        return self.cpu_user + self.cpu_sys
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready record, with ``schema`` and ``schema_version`` first."""
+        body = dataclasses.asdict(self)
+        body["job"]["key"] = self.job.key
+        body["job"]["encoder_cmd"] = list(self.job.encoder_cmd)
+        body["cpu_time"] = self.cpu_time
+        return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **body}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EncodeResult:
+        """Rebuild a record from :meth:`to_dict` output.
+
+        Raises:
+            EncodeError: unknown schema or version.
+        """
+        if data.get("schema") != SCHEMA or data.get("schema_version") != SCHEMA_VERSION:
+            raise EncodeError(f"not a {SCHEMA} v{SCHEMA_VERSION} record")
+        jd = {k: v for k, v in data["job"].items() if k != "key"}
+        for name in ("encoder_cfgs", "encoder_cfgs_sha256", "options", "encoder_cmd"):
+            jd[name] = tuple(jd[name])
+        summary = data.get("summary")
+        guide = data.get("guide")
+        frames = tuple(
+            FrameStats(**{**f, "md5": tuple(f["md5"]) if f.get("md5") else None}) for f in data["frames"]
+        )
+        return cls(
+            **{
+                k: data[k]
+                for k in (
+                    "status",
+                    "run_id",
+                    "host",
+                    "started",
+                    "finished",
+                    "exit_code",
+                    "cpu_user",
+                    "cpu_sys",
+                    "wall",
+                    "max_rss_kb",
+                    "bitstream_bytes",
+                    "bitstream_sha256",
+                    "recon_md5",
+                    "log_tail",
+                )
+            },
+            job=EncodeJob(**jd),
+            command=tuple(data["command"]),
+            versions=dict(data["versions"]),
+            summary=SummaryStats(**summary) if summary else None,
+            frames=frames,
+            counters=tuple(ChannelCounters(**c) for c in data["counters"]),
+            guide=GuideStats(**guide) if guide else None,
+            errors=tuple(data["errors"]),
+        )
+
+
+def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, allow_nan=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_result(path: str | Path) -> EncodeResult | None:
+    """Read a record; ``None`` if missing, unreadable or of another schema."""
+    try:
+        return EncodeResult.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, EncodeError):
+        return None
+
+
+def load_done(job: EncodeJob) -> EncodeResult | None:
+    """Return the finished record of ``job`` if one exists (status ok, same key), else ``None``."""
+    result = load_result(job.path(".json"))
+    if result is not None and result.ok and result.job.key == job.key:
+        return result
+    return None
+
+
+def _versions() -> dict[str, str]:
+    from pmp_vvc import __version__
+
+    return {"pmp_vvc": __version__, "python": platform.python_version(), "platform": platform.platform()}
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def run_job(job: EncodeJob) -> EncodeResult:
+    """Run ``job`` unless already done; return its record.
+
+    The status is ``ok``, ``failed`` or ``interrupted`` (SIGINT/SIGTERM: no record is written).
+    Never raises for a failing encoder.
+    """
+    done = load_done(job)
+    if done is not None:
+        return done
+    out = Path(job.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    tmp_bin, tmp_log, tmp_rec = (out / f".{job.stem}.{tag}{s}.tmp" for s in (".bin", ".log", ".yuv"))
+    encoder_cmd = job.encoder_cmd or default_encoder_cmd()  # resolved where the job runs (Dask worker)
+    command = (*encoder_cmd, *job.vtm_args(tmp_bin, tmp_rec))
+    started, t0 = _now(), time.monotonic()
+    exit_code: int | None = None
+    usage = None
+    try:
+        with open(tmp_log, "wb") as log_fh:
+            try:
+                proc = subprocess.Popen(command, stdout=log_fh, stderr=subprocess.STDOUT, cwd=out)
+            except OSError as err:
+                log_fh.write(f"cannot start encoder {shlex.join(encoder_cmd)}: {err}\n".encode())
+            else:
+                try:
+                    _, status, usage = os.wait4(proc.pid, 0)
+                except BaseException:
+                    proc.kill()
+                    proc.wait()
+                    raise
+                exit_code = proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - t0
+        text = tmp_log.read_text(encoding="utf-8", errors="replace")
+        parsed = parse_log(text)
+        ok = exit_code == 0 and parsed.complete and tmp_bin.is_file() and tmp_bin.stat().st_size > 0
+        interrupted = exit_code in (-signal.SIGINT, -signal.SIGTERM)
+        recon_md5 = None
+        if ok and tmp_rec.is_file():
+            recon_md5 = hashlib.md5(tmp_rec.read_bytes()).hexdigest()
+        result = EncodeResult(
+            job=job,
+            status="ok" if ok else ("interrupted" if interrupted else "failed"),
+            run_id=uuid.uuid4().hex,
+            host=socket.gethostname(),
+            started=started,
+            finished=_now(),
+            command=tuple(command),
+            exit_code=exit_code,
+            cpu_user=usage.ru_utime if usage else 0.0,
+            cpu_sys=usage.ru_stime if usage else 0.0,
+            wall=wall,
+            max_rss_kb=usage.ru_maxrss if usage else 0,
+            versions=_versions(),
+            bitstream_bytes=tmp_bin.stat().st_size if ok else None,
+            bitstream_sha256=file_sha256(tmp_bin) if ok else None,
+            recon_md5=recon_md5,
+            summary=parsed.summary,
+            frames=parsed.frames,
+            counters=parsed.counters,
+            guide=parsed.guide,
+            errors=parsed.errors if ok else (parsed.errors or (f"encoder exit code {exit_code}",)),
+            log_tail=None if ok else log_tail(text),
+        )
+        if interrupted:
+            return result
+        os.replace(tmp_log, job.path(".log"))
+        if ok:
+            os.replace(tmp_bin, job.path(".bin"))
+        _write_json_atomic(job.path(".json"), result.to_dict())
+        return result
+    finally:
+        for tmp in (tmp_bin, tmp_log, tmp_rec):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def verify_result(result: EncodeResult, decoder_cmd: Sequence[str] | None = None) -> tuple[bool, str]:
+    """Decode the result's bitstream and compare the output's MD5 with the encoder's reconstruction.
+
+    Returns ``(ok, message)``; never raises for a decoder failure.
+    """
+    if not result.ok or result.recon_md5 is None:
+        return False, f"{result.job.stem}: no successful encode with a reconstruction MD5 to verify"
+    cmd = tuple(decoder_cmd) if decoder_cmd else default_decoder_cmd()
+    out = Path(result.job.out_dir)
+    tmp = out / f".{result.job.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.dec.yuv.tmp"
+    try:
+        proc = subprocess.run(
+            [*cmd, "-b", str(result.job.path(".bin")), "-o", str(tmp)],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            cwd=out,
+            check=False,
+        )
+        if proc.returncode != 0 or not tmp.is_file():
+            return (
+                False,
+                f"{result.job.stem}: decoder failed ({proc.returncode}): "
+                + log_tail(proc.stdout + proc.stderr, 5),
+            )
+        md5 = hashlib.md5(tmp.read_bytes()).hexdigest()
+    except OSError as err:
+        return False, f"{result.job.stem}: cannot run decoder {shlex.join(cmd)}: {err}"
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    if md5 != result.recon_md5:
+        return False, f"{result.job.stem}: decoded MD5 {md5} != encoder reconstruction {result.recon_md5}"
+    return True, f"{result.job.stem}: decoded MD5 matches ({md5})"

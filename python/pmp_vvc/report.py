@@ -1,0 +1,444 @@
+"""Turn encode records into the JVET-style table: per sequence, per class and overall.
+
+Per sequence: BD-rate Y/U/V/YUV (%), BD-PSNR Y/YUV (dB), mean time saving TS (%), EncT (geometric
+mean of T_test/T_anchor), RD-check reductions (when the encoder printed counters), on the QPs where
+both anchor and test succeeded. Per class (and "Overall"): arithmetic means of the sequence BD-rates,
+BD-PSNRs, TS and RD-check reductions, and EncT as the geometric mean of every (sequence, QP) time
+ratio in the class, as in the JVET CTC sheet.
+
+Writes ``summary.csv``, ``summary.json`` (schema ``pmp-vvc/run-summary`` v1; NaN as null) and
+``summary.md``, each written to a temporary name and renamed. No matplotlib here (see plots.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pmp_vvc.bdrate import BDResult, RDPoint, compare
+from pmp_vvc.encodejob import EncodeResult
+from pmp_vvc.timesaving import TimeSummary, summarize
+
+__all__ = [
+    "RUN_SCHEMA",
+    "ClassSummary",
+    "QPPoint",
+    "RunSummary",
+    "SequenceSummary",
+    "markdown",
+    "summarize_run",
+    "summarize_sequence",
+    "write_reports",
+]
+
+RUN_SCHEMA = "pmp-vvc/run-summary"
+RUN_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class QPPoint:
+    """One successful encode reduced to what the report needs."""
+
+    qp: int
+    rate: float
+    psnr_y: float
+    psnr_u: float
+    psnr_v: float
+    psnr_yuv: float
+    cpu_time: float
+    wall: float
+
+    @classmethod
+    def from_result(cls, result: EncodeResult) -> QPPoint:
+        """Point of a successful record (its summary table and CPU time)."""
+        s = result.summary
+        if s is None:
+            raise ValueError(f"{result.job.stem} has no summary")
+        return cls(
+            result.job.qp, s.bitrate, s.psnr_y, s.psnr_u, s.psnr_v, s.psnr_yuv, result.cpu_time, result.wall
+        )
+
+    def rd(self) -> RDPoint:
+        """As a BD-rate input point."""
+        return RDPoint(self.rate, self.psnr_y, self.psnr_u, self.psnr_v)
+
+
+@dataclass(frozen=True)
+class SequenceSummary:
+    """Results of one sequence over the QPs."""
+
+    name: str
+    seq_class: str
+    width: int
+    height: int
+    coded_frames: int
+    anchor: tuple[QPPoint, ...]
+    test: tuple[QPPoint, ...]
+    bd: BDResult | None
+    time: TimeSummary | None
+    missing_qps: tuple[int, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def time_ratios(self) -> tuple[float, ...]:
+        """``T_test / T_anchor`` per QP both sides have."""
+        a = {p.qp: p.cpu_time for p in self.anchor}
+        return tuple(p.cpu_time / a[p.qp] for p in self.test if p.qp in a and a[p.qp] > 0 and p.cpu_time > 0)
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    """Averages over the sequences of one class (or all sequences: ``name == "Overall"``)."""
+
+    name: str
+    sequences: int
+    bd_rate_y: float
+    bd_rate_u: float
+    bd_rate_v: float
+    bd_rate_yuv: float
+    bd_psnr_y: float
+    bd_psnr_yuv: float
+    mean_ts: float
+    enc_t: float
+    rdc_reduction_luma: float | None
+    rdc_reduction_total: float | None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The whole run: settings, sequences, classes, overall, and what went wrong."""
+
+    bd_method: str
+    anchor_options: tuple[str, ...]
+    test_options: tuple[str, ...]
+    test_label: str
+    sequences: tuple[SequenceSummary, ...]
+    classes: tuple[ClassSummary, ...]
+    overall: ClassSummary | None
+    failures: tuple[str, ...]
+    warnings: tuple[str, ...]
+    verify: tuple[str, ...] | None = None
+
+
+def summarize_sequence(
+    name: str,
+    seq_class: str,
+    size: tuple[int, int],
+    coded_frames: int,
+    pairs: Mapping[int, tuple[EncodeResult | None, EncodeResult | None]],
+    method: str = "pchip",
+) -> SequenceSummary:
+    """Summary of one sequence from ``{qp: (anchor record, test record)}`` (``None`` = missing)."""
+    anchor: list[QPPoint] = []
+    test: list[QPPoint] = []
+    missing: list[int] = []
+    for qp in sorted(pairs):
+        a, t = pairs[qp]
+        if a is None or t is None or not a.ok or not t.ok or a.summary is None or t.summary is None:
+            missing.append(qp)
+            continue
+        anchor.append(QPPoint.from_result(a))
+        test.append(QPPoint.from_result(t))
+    notes: list[str] = []
+    if missing:
+        notes.append(
+            f"{name}: QP {', '.join(map(str, missing))} missing (failed or not run); "
+            "figures use the remaining QPs"
+        )
+    bd = None
+    time = None
+    if anchor:
+        bd = compare([p.rd() for p in anchor], [p.rd() for p in test], method, label=name)
+        notes.extend(bd.warnings)
+        ca = {qp: pairs[qp][0].counters for qp in (p.qp for p in anchor)}  # type: ignore[union-attr]
+        ct = {qp: pairs[qp][1].counters for qp in (p.qp for p in test)}  # type: ignore[union-attr]
+        time = summarize({p.qp: p.cpu_time for p in anchor}, {p.qp: p.cpu_time for p in test}, ca, ct)
+    return SequenceSummary(
+        name=name,
+        seq_class=seq_class,
+        width=size[0],
+        height=size[1],
+        coded_frames=coded_frames,
+        anchor=tuple(anchor),
+        test=tuple(test),
+        bd=bd,
+        time=time,
+        missing_qps=tuple(missing),
+        warnings=tuple(notes),
+    )
+
+
+def _mean(values: Sequence[float | None]) -> float:
+    kept = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(kept) / len(kept) if kept else math.nan
+
+
+def _class_summary(name: str, seqs: Sequence[SequenceSummary]) -> ClassSummary:
+    have = [s for s in seqs if s.bd is not None and s.time is not None]
+    ratios = [r for s in have for r in s.time_ratios]
+    luma = [s.time.rdc_reduction_luma for s in have if s.time is not None]
+    total = [s.time.rdc_reduction_total for s in have if s.time is not None]
+
+    def bd(attr: str) -> float:
+        return _mean([getattr(s.bd, attr) for s in have])
+
+    return ClassSummary(
+        name=name,
+        sequences=len(have),
+        bd_rate_y=bd("bd_rate_y"),
+        bd_rate_u=bd("bd_rate_u"),
+        bd_rate_v=bd("bd_rate_v"),
+        bd_rate_yuv=bd("bd_rate_yuv"),
+        bd_psnr_y=bd("bd_psnr_y"),
+        bd_psnr_yuv=bd("bd_psnr_yuv"),
+        mean_ts=_mean([s.time.mean_ts for s in have if s.time is not None]),
+        enc_t=math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else math.nan,
+        rdc_reduction_luma=_mean(luma) if luma and None not in luma else None,
+        rdc_reduction_total=_mean(total) if total and None not in total else None,
+    )
+
+
+def summarize_run(
+    sequences: Sequence[SequenceSummary],
+    *,
+    bd_method: str,
+    anchor_options: Sequence[str],
+    test_options: Sequence[str],
+    test_label: str = "",
+    failures: Sequence[str] = (),
+    verify: Sequence[str] | None = None,
+) -> RunSummary:
+    """Class averages (classes in first-seen order) and the overall average."""
+    classes: dict[str, list[SequenceSummary]] = {}
+    for seq in sequences:
+        classes.setdefault(seq.seq_class, []).append(seq)
+    return RunSummary(
+        bd_method=bd_method,
+        anchor_options=tuple(anchor_options),
+        test_options=tuple(test_options),
+        test_label=test_label,
+        sequences=tuple(sequences),
+        classes=tuple(_class_summary(c, s) for c, s in classes.items()),
+        overall=_class_summary("Overall", sequences) if sequences else None,
+        failures=tuple(failures),
+        warnings=tuple(w for s in sequences for w in s.warnings),
+        verify=tuple(verify) if verify is not None else None,
+    )
+
+
+def _fmt(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:{spec}}{suffix}"
+
+
+_HEAD = (
+    "Class",
+    "Sequence",
+    "BD-rate Y",
+    "BD-rate U",
+    "BD-rate V",
+    "BD-rate YUV",
+    "BD-PSNR Y",
+    "TS mean",
+    "EncT",
+    "RD checks -luma",
+    "RD checks -all",
+)
+
+
+def _row(
+    cls: str,
+    name: str,
+    bd: BDResult | ClassSummary | None,
+    ts: float,
+    enc: float,
+    luma: float | None,
+    total: float | None,
+) -> list[str]:
+    get = (lambda a: getattr(bd, a)) if bd is not None else (lambda a: math.nan)
+    return [
+        cls,
+        name,
+        *(_fmt(get(a), ".2f", "%") for a in ("bd_rate_y", "bd_rate_u", "bd_rate_v", "bd_rate_yuv")),
+        _fmt(get("bd_psnr_y"), "+.3f", " dB"),
+        _fmt(ts, ".1f", "%"),
+        _fmt(100 * enc, ".1f", "%"),
+        _fmt(luma, ".1f", "%"),
+        _fmt(total, ".1f", "%"),
+    ]
+
+
+def _table_rows(summary: RunSummary) -> list[list[str]]:
+    rows = []
+    for s in summary.sequences:
+        t = s.time
+        rows.append(
+            _row(
+                s.seq_class,
+                s.name,
+                s.bd,
+                t.mean_ts if t else math.nan,
+                math.exp(sum(map(math.log, s.time_ratios)) / len(s.time_ratios))
+                if s.time_ratios
+                else math.nan,
+                t.rdc_reduction_luma if t else None,
+                t.rdc_reduction_total if t else None,
+            )
+        )
+    for c in (*summary.classes, *([summary.overall] if summary.overall else [])):
+        label = "Overall" if c.name == "Overall" else f"Class {c.name}"
+        rows.append(
+            _row(
+                c.name if c.name != "Overall" else "",
+                f"**{label}** ({c.sequences})",
+                c,
+                c.mean_ts,
+                c.enc_t,
+                c.rdc_reduction_luma,
+                c.rdc_reduction_total,
+            )
+        )
+    return rows
+
+
+def markdown(summary: RunSummary) -> str:
+    """``summary.md``: settings, the main table, per-QP details, warnings, failures, verification."""
+    out = io.StringIO()
+    out.write("# pmp-run summary\n\n")
+    out.write(f"- anchor options: `{' '.join(summary.anchor_options) or '(none)'}`\n")
+    out.write(
+        f"- test options: `{' '.join(summary.test_options) or '(none)'}`"
+        f"{f' ({summary.test_label})' if summary.test_label else ''}\n"
+    )
+    out.write(
+        f"- BD interpolation: {summary.bd_method}; YUV PSNR = (6Y+U+V)/8; "
+        "negative BD-rate = test saves rate\n"
+    )
+    out.write(
+        "- TS = (T_anchor - T_test)/T_anchor (CPU time of the encoder process), mean over QPs; "
+        "EncT = geometric mean of T_test/T_anchor\n\n"
+    )
+    out.write("| " + " | ".join(_HEAD) + " |\n|" + "---|" * len(_HEAD) + "\n")
+    for row in _table_rows(summary):
+        out.write("| " + " | ".join(row) + " |\n")
+    out.write(
+        "\n## Per QP\n\n| Sequence | QP | anchor kbps | anchor Y-PSNR | anchor CPU s | test kbps "
+        "| test Y-PSNR | test CPU s | TS |\n|---|---|---|---|---|---|---|---|---|\n"
+    )
+    for s in summary.sequences:
+        for a, t in zip(s.anchor, s.test, strict=True):
+            ts = 100 * (a.cpu_time - t.cpu_time) / a.cpu_time if a.cpu_time > 0 else math.nan
+            out.write(
+                f"| {s.name} | {a.qp} | {a.rate:.2f} | {a.psnr_y:.4f} | {a.cpu_time:.2f} | {t.rate:.2f} "
+                f"| {t.psnr_y:.4f} | {t.cpu_time:.2f} | {_fmt(ts, '.1f', '%')} |\n"
+            )
+    for title, items in (
+        ("Warnings", summary.warnings),
+        ("Failures", summary.failures),
+        ("Verification", summary.verify or ()),
+    ):
+        if items:
+            out.write(f"\n## {title}\n\n" + "".join(f"- {line}\n" for line in items))
+    return out.getvalue()
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _csv(summary: RunSummary) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    fields = ("bd_rate_y", "bd_rate_u", "bd_rate_v", "bd_rate_yuv", "bd_psnr_y", "bd_psnr_yuv")
+    writer.writerow(
+        [
+            "kind",
+            "class",
+            "sequence",
+            "width",
+            "height",
+            "frames",
+            *fields,
+            "mean_ts",
+            "enc_t",
+            "rdc_reduction_luma",
+            "rdc_reduction_total",
+            "missing_qps",
+        ]
+    )
+    for s in summary.sequences:
+        ratios = s.time_ratios
+        enc = math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else math.nan
+        writer.writerow(
+            _clean(
+                [
+                    "sequence",
+                    s.seq_class,
+                    s.name,
+                    s.width,
+                    s.height,
+                    s.coded_frames,
+                    *(getattr(s.bd, f) if s.bd else math.nan for f in fields),
+                    s.time.mean_ts if s.time else math.nan,
+                    enc,
+                    s.time.rdc_reduction_luma if s.time else None,
+                    s.time.rdc_reduction_total if s.time else None,
+                    " ".join(map(str, s.missing_qps)),
+                ]
+            )
+        )
+    for c in (*summary.classes, *([summary.overall] if summary.overall else [])):
+        writer.writerow(
+            _clean(
+                [
+                    "overall" if c.name == "Overall" else "class",
+                    c.name,
+                    "",
+                    "",
+                    "",
+                    "",
+                    *(getattr(c, f) for f in fields),
+                    c.mean_ts,
+                    c.enc_t,
+                    c.rdc_reduction_luma,
+                    c.rdc_reduction_total,
+                    "",
+                ]
+            )
+        )
+    return out.getvalue()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_reports(summary: RunSummary, out_dir: str | Path) -> list[Path]:
+    """Write ``summary.csv``, ``summary.json`` and ``summary.md`` into ``out_dir``; return their paths."""
+    out = Path(out_dir)
+    body = {"schema": RUN_SCHEMA, "schema_version": RUN_SCHEMA_VERSION, **_clean(dataclasses.asdict(summary))}
+    files = {
+        "summary.csv": _csv(summary),
+        "summary.json": json.dumps(body, indent=1) + "\n",
+        "summary.md": markdown(summary),
+    }
+    for name, text in files.items():
+        _write_atomic(out / name, text)
+    return [out / name for name in files]

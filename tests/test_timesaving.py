@@ -1,0 +1,38 @@
+import math
+
+import pytest
+
+from pmp_vvc.timesaving import enc_t, mean_time_saving, rd_check_reduction, summarize, time_saving
+from pmp_vvc.vtmlog import ChannelCounters
+
+
+def cc(channel: str, intra: int, splits: int) -> ChannelCounters:
+    return ChannelCounters(channel, intra, splits, 0, 0, 0, 0)
+
+
+def test_time_saving_and_means() -> None:
+    assert time_saving(100.0, 25.0) == pytest.approx(75.0)
+    assert math.isnan(time_saving(0.0, 1.0))
+    assert mean_time_saving([100, 200], [50, 50]) == pytest.approx((50 + 75) / 2)
+    # EncT is the geometric mean of the ratios: sqrt(0.5 * 0.25)
+    assert enc_t([100, 200], [50, 50]) == pytest.approx(math.sqrt(0.125))
+    assert math.isnan(enc_t([100, 0], [50, 50]))
+    with pytest.raises(ValueError, match="differ"):
+        enc_t([1.0], [1.0, 2.0])
+
+
+def test_rd_check_reduction() -> None:
+    anchor = [[cc("luma", 100, 100), cc("chroma", 50, 50)], [cc("luma", 100, 100), cc("chroma", 50, 50)]]
+    test = [[cc("luma", 50, 50), cc("chroma", 50, 50)], [cc("luma", 50, 50), cc("chroma", 50, 50)]]
+    assert rd_check_reduction(anchor, test, "luma") == pytest.approx(50.0)
+    assert rd_check_reduction(anchor, test) == pytest.approx(100 * (1 - 400 / 600))
+    assert rd_check_reduction(anchor, [[], []]) is None  # vanilla VTM: no counters
+
+
+def test_summarize() -> None:
+    s = summarize({22: 10.0, 37: 4.0}, {22: 5.0, 37: 3.0, 27: 1.0})
+    assert s.ts_per_qp == {22: pytest.approx(50.0), 37: pytest.approx(25.0)}
+    assert s.mean_ts == pytest.approx(37.5)
+    assert s.enc_t == pytest.approx(math.sqrt(0.5 * 0.75))
+    assert s.rdc_reduction_luma is None
+    assert (s.t_anchor, s.t_test) == (14.0, 8.0)
