@@ -58,7 +58,7 @@ def test_low_overlap_warns_not_raises() -> None:
 
 def test_non_monotonic_warns_not_raises() -> None:
     bad = [40.037, 38.615, 38.9, 34.851]  # PSNR rises while rate falls between points 2 and 3
-    value, notes = bd_rate(RATE_A, bad, RATE_T, PSNR_T, label="seq")
+    _, notes = bd_rate(RATE_A, bad, RATE_T, PSNR_T, label="seq")
     assert any("not monotonic" in n and n.startswith("seq: anchor") for n in notes)
     _, notes = bd_rate(RATE_A, [40, 39, 39, 35], RATE_T, PSNR_T)  # duplicate PSNR: cannot interpolate
     assert notes

@@ -13,7 +13,6 @@ import pytest
 from pmp_vvc.encodejob import (
     SCHEMA,
     EncodeJob,
-    EncodeResult,
     load_done,
     load_result,
     model_sha256,
@@ -86,8 +85,10 @@ def tiny_seq(folder: Path, w: int = 16, h: int = 16, frames: int = 1, name: str 
     (folder / f"{name}.yuv").write_bytes(bytes(range(256)) * (w * h * 3 // 2 * frames // 256 + 1))
     (folder / f"{name}.yuv").write_bytes((folder / f"{name}.yuv").read_bytes()[: w * h * 3 // 2 * frames])
     cfg = folder / f"{name}.cfg"
-    cfg.write_text(f"InputFile : {name}.yuv\nInputBitDepth : 8\nSourceWidth : {w}\nSourceHeight : {h}\n"
-                   f"FrameRate : 30\nFramesToBeEncoded : {frames}\n")
+    cfg.write_text(
+        f"InputFile : {name}.yuv\nInputBitDepth : 8\nSourceWidth : {w}\nSourceHeight : {h}\n"
+        f"FrameRate : 30\nFramesToBeEncoded : {frames}\n"
+    )
     return cfg
 
 
@@ -97,12 +98,25 @@ def enc_cfg(folder: Path, text: str = "TemporalSubsampleRatio : 1\n") -> Path:
     return cfg
 
 
-def make_job(tmp_path: Path, qp: int = 37, options: tuple[str, ...] = (), cmd: tuple[str, ...] = (),
-             enc_text: str = "TemporalSubsampleRatio : 1\n") -> EncodeJob:
+def make_job(
+    tmp_path: Path,
+    qp: int = 37,
+    options: tuple[str, ...] = (),
+    cmd: tuple[str, ...] = (),
+    enc_text: str = "TemporalSubsampleRatio : 1\n",
+) -> EncodeJob:
     seq = tiny_seq(tmp_path / "seq")
-    return EncodeJob.create(seq_name="tiny", seq_cfg=seq, input_file=seq.with_suffix(".yuv"), qp=qp,
-                            encoder_cfgs=[enc_cfg(tmp_path, enc_text)], options=options, build_id="b1",
-                            out_dir=tmp_path / "out", encoder_cmd=cmd or fake_encoder(tmp_path))
+    return EncodeJob.create(
+        seq_name="tiny",
+        seq_cfg=seq,
+        input_file=seq.with_suffix(".yuv"),
+        qp=qp,
+        encoder_cfgs=[enc_cfg(tmp_path, enc_text)],
+        options=options,
+        build_id="b1",
+        out_dir=tmp_path / "out",
+        encoder_cmd=cmd or fake_encoder(tmp_path),
+    )
 
 
 def test_key_is_deterministic_and_sensitive(tmp_path: Path) -> None:
@@ -172,7 +186,8 @@ def test_run_ok_roundtrip_resume_and_verify(tmp_path: Path, monkeypatch: pytest.
     assert (data["schema"], data["schema_version"], data["job"]["key"]) == (SCHEMA, 1, job.key)
     assert load_result(job.path(".json")) == result
     assert sorted(p.name for p in job.path("").parent.iterdir()) == sorted(
-        job.stem + s for s in (".bin", ".json", ".log"))  # no temporaries, no reconstruction left
+        job.stem + s for s in (".bin", ".json", ".log")
+    )  # no temporaries, no reconstruction left
     # resume: a finished job is not rerun
     assert run_job(job).run_id == result.run_id
     assert len(count.read_text().splitlines()) == 1
@@ -213,15 +228,23 @@ def test_from_dict_rejects_other_schema(tmp_path: Path) -> None:
 def test_real_encoder_tiny(tmp_path: Path) -> None:
     """One 64x64 frame through the real encoder (vanilla VTM until our build lands)."""
     encoder = os.environ.get("PMP_ENCODER_CMD") or (
-        str(VANILLA / "EncoderAppStatic") if (VANILLA / "EncoderAppStatic").exists() else None)
+        str(VANILLA / "EncoderAppStatic") if (VANILLA / "EncoderAppStatic").exists() else None
+    )
     if encoder is None or not VTM_CFG.is_file():
         pytest.skip("no VTM encoder/cfg available (set PMP_ENCODER_CMD)")
     from pmp_vvc.demo import make_demo_clip
 
     seq = make_demo_clip(tmp_path / "clip", 64, 64, frames=1)
-    job = EncodeJob.create(seq_name=seq.stem, seq_cfg=seq, input_file=tmp_path / "clip" / "demo_photos_64x64.yuv",
-                           qp=37, encoder_cfgs=[VTM_CFG], build_id="vanilla", out_dir=tmp_path / "out",
-                           encoder_cmd=(encoder,))
+    job = EncodeJob.create(
+        seq_name=seq.stem,
+        seq_cfg=seq,
+        input_file=tmp_path / "clip" / "demo_photos_64x64.yuv",
+        qp=37,
+        encoder_cfgs=[VTM_CFG],
+        build_id="vanilla",
+        out_dir=tmp_path / "out",
+        encoder_cmd=(encoder,),
+    )
     result = run_job(job)
     assert result.ok, result.log_tail
     assert result.summary is not None and result.summary.frames == 1 and result.cpu_time > 0

@@ -54,8 +54,9 @@ def test_make_executor_errors() -> None:
 def test_dask_executor_local_cluster(tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     jobs = [make_job(tmp_path, qp=qp) for qp in (32, 37)]
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
         executor = DaskExecutor(cluster.scheduler_address)  # the Client(address) path
         try:
             results = run_all(executor, run_job, jobs, progress=False)

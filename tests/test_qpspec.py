@@ -23,8 +23,23 @@ def test_accepted_forms(spec: str, qps: tuple[int, ...]) -> None:
 
 @pytest.mark.parametrize(
     "spec",
-    ["", "abc", "22-37", "22..", "..37", "37..22", "22..37:0", "22,,27", "22,27,22", "64", "-1",
-     "22.5", "22..37:-5", "22;27", "0x16"],
+    [
+        "",
+        "abc",
+        "22-37",
+        "22..",
+        "..37",
+        "37..22",
+        "22..37:0",
+        "22,,27",
+        "22,27,22",
+        "64",
+        "-1",
+        "22.5",
+        "22..37:-5",
+        "22;27",
+        "0x16",
+    ],
 )
 def test_rejected_forms(spec: str) -> None:
     with pytest.raises(ConfigError):

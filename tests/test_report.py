@@ -16,21 +16,49 @@ PSNR_T = [40.121, 38.651, 36.970, 34.987]
 QPS = [22, 27, 32, 37]
 
 
-def result(qp: int, rate: float, psnr: float, cpu: float, status: str = "ok", luma: int = 1000) -> EncodeResult:
-    job = EncodeJob(seq_name="s", seq_cfg="/s.cfg", seq_cfg_sha256="0", input_file="/s.yuv", qp=qp,
-                    encoder_cfgs=(), encoder_cfgs_sha256=(), options=(), frames=None, model_sha256=None,
-                    build_id="b", out_dir="/out")
+def result(
+    qp: int, rate: float, psnr: float, cpu: float, status: str = "ok", luma: int = 1000
+) -> EncodeResult:
+    job = EncodeJob(
+        seq_name="s",
+        seq_cfg="/s.cfg",
+        seq_cfg_sha256="0",
+        input_file="/s.yuv",
+        qp=qp,
+        encoder_cfgs=(),
+        encoder_cfgs_sha256=(),
+        options=(),
+        frames=None,
+        model_sha256=None,
+        build_id="b",
+        out_dir="/out",
+    )
     return EncodeResult(
-        job=job, status=status, run_id="r", host="h", started="t0", finished="t1", command=(), exit_code=0,
-        cpu_user=cpu, cpu_sys=0.0, wall=cpu, max_rss_kb=1, versions={},
+        job=job,
+        status=status,
+        run_id="r",
+        host="h",
+        started="t0",
+        finished="t1",
+        command=(),
+        exit_code=0,
+        cpu_user=cpu,
+        cpu_sys=0.0,
+        wall=cpu,
+        max_rss_kb=1,
+        versions={},
         summary=SummaryStats(1, rate, psnr, psnr + 2, psnr + 3, 0.0) if status == "ok" else None,
-        counters=(ChannelCounters("luma", luma, 0, 0, 0, 0, 0), ChannelCounters("chroma", 100, 0, 0, 0, 0, 0)),
+        counters=(
+            ChannelCounters("luma", luma, 0, 0, 0, 0, 0),
+            ChannelCounters("chroma", 100, 0, 0, 0, 0, 0),
+        ),
         errors=() if status == "ok" else ("boom",),
     )
 
 
-def pairs(t_anchor: float = 10.0, t_test: float = 4.0, fail_qp: int | None = None
-          ) -> dict[int, tuple[EncodeResult | None, EncodeResult | None]]:
+def pairs(
+    t_anchor: float = 10.0, t_test: float = 4.0, fail_qp: int | None = None
+) -> dict[int, tuple[EncodeResult | None, EncodeResult | None]]:
     out: dict[int, tuple[EncodeResult | None, EncodeResult | None]] = {}
     for i, qp in enumerate(QPS):
         a = result(qp, RATE_A[i], PSNR_A[i], t_anchor)
@@ -65,8 +93,15 @@ def test_run_summary_classes_and_files(tmp_path: Path) -> None:
     a = summarize_sequence("seqA", "B", (1920, 1080), 1, pairs(10, 4))
     b = summarize_sequence("seqB", "C", (832, 480), 1, pairs(10, 8))
     c = summarize_sequence("seqC", "B", (1920, 1080), 1, pairs(10, 5))
-    run = summarize_run([a, b, c], bd_method="pchip", anchor_options=(), test_options=("--PMPLevel=2",),
-                        test_label="L2", failures=["x failed"], verify=["OK x"])
+    run = summarize_run(
+        [a, b, c],
+        bd_method="pchip",
+        anchor_options=(),
+        test_options=("--PMPLevel=2",),
+        test_label="L2",
+        failures=["x failed"],
+        verify=["OK x"],
+    )
     assert [cl.name for cl in run.classes] == ["B", "C"]
     cls_b = run.classes[0]
     assert cls_b.sequences == 2
@@ -100,7 +135,11 @@ def test_nan_becomes_null(tmp_path: Path) -> None:
 def test_plots(tmp_path: Path) -> None:
     from pmp_vvc.plots import write_plots
 
-    run = summarize_run([summarize_sequence("seqA", "B", (1920, 1080), 1, pairs())], bd_method="pchip",
-                        anchor_options=(), test_options=())
+    run = summarize_run(
+        [summarize_sequence("seqA", "B", (1920, 1080), 1, pairs())],
+        bd_method="pchip",
+        anchor_options=(),
+        test_options=(),
+    )
     for path in write_plots(run, tmp_path):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -30,8 +30,15 @@ Level                         : 2.1
 """
 
 
-def make_seq(folder: Path, w: int = 24, h: int = 16, bd: int = 8, f: int = 2, file_frames: int | None = None,
-             name: str = "clip") -> Path:
+def make_seq(
+    folder: Path,
+    w: int = 24,
+    h: int = 16,
+    bd: int = 8,
+    f: int = 2,
+    file_frames: int | None = None,
+    name: str = "clip",
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     cfg = folder / f"{name}.cfg"
     cfg.write_text(SEQ.format(w=w, h=h, bd=bd, f=f))
@@ -139,8 +146,12 @@ def test_dev_sequences_load() -> None:
         pytest.skip(f"shared dev sequences not available at {DEV}")
     enc = Path(__file__).parent / "data" / "logs"  # no encoder cfg needed: TSR given as an option
     assert enc.is_dir()
-    seqs = {s.name: s for s in (load_sequence(p, extra_options=["--TemporalSubsampleRatio=8"])
-                                for p in find_sequence_cfgs([DEV]))}
+    seqs = {
+        s.name: s
+        for s in (
+            load_sequence(p, extra_options=["--TemporalSubsampleRatio=8"]) for p in find_sequence_cfgs([DEV])
+        )
+    }
     assert seqs["src01"].bit_depth == 10
     assert (seqs["carphone"].width, seqs["carphone"].height, seqs["carphone"].coded_frames) == (176, 144, 15)
     assert all(s.frames_in_file for s in seqs.values())

@@ -21,7 +21,13 @@ def test_two_frames_qp37() -> None:
     s = log.summary
     assert s is not None
     assert (s.frames, s.bitrate, s.psnr_y, s.psnr_u, s.psnr_v, s.psnr_yuv_vtm) == (
-        2, 143.04, 33.6411, 38.7793, 37.7852, 34.7084)
+        2,
+        143.04,
+        33.6411,
+        38.7793,
+        37.7852,
+        34.7084,
+    )
     assert s.psnr_yuv == pytest.approx((6 * 33.6411 + 38.7793 + 37.7852) / 8)
     # bitrate = bits * frame rate / frames, in kbps
     assert log.total_bits * 30 / 2 / 1000 == pytest.approx(s.bitrate)
@@ -43,8 +49,11 @@ def test_ten_bit_with_md5() -> None:
     log = read_log(LOGS / "src01_128_10bit_qp32_md5.log")
     (f,) = log.frames
     assert (f.qp, f.bits, f.psnr_y) == (32, 20368, 32.244)
-    assert f.md5 == ("e7f0a6011c3ba925e59e3672060c0760", "e2f57889f3cffba7cfddb6a271c35cb3",
-                     "863b5fabd5d908cd4fbe0fee5f50b8b6")
+    assert f.md5 == (
+        "e7f0a6011c3ba925e59e3672060c0760",
+        "e2f57889f3cffba7cfddb6a271c35cb3",
+        "863b5fabd5d908cd4fbe0fee5f50b8b6",
+    )
     assert log.summary is not None and log.summary.frames == 1
 
 
@@ -79,6 +88,8 @@ def test_truncated_and_garbage() -> None:
     cut = parse_log(text[: text.index("LayerId")])
     assert len(cut.frames) == 2 and not cut.complete
     assert parse_log("garbage\n\x00\nPOC x\n").frames == ()
-    assert error_lines("terminate called after throwing an instance of 'Exception'\n  what():  boom\n") == ["boom"]
+    assert error_lines("terminate called after throwing an instance of 'Exception'\n  what():  boom\n") == [
+        "boom"
+    ]
     with pytest.raises(InputError):
         read_log(LOGS / "nope.log")
