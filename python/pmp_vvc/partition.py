@@ -275,8 +275,11 @@ class _Decoder:
     def __init__(self, maps: PartitionMaps, block: int, max_bt: int) -> None:
         self.maps, self.b, self.max_bt = maps, block, max_bt
         self.ox, self.oy = (int(v) for v in maps.origins[block])
-        self.inc = maps.increments[block]
+        dep = maps.mtt_depth[block]
+        prev = np.concatenate([np.zeros_like(dep[:1]), dep[:-1]])
+        self.inc = np.where(dep < 0, -1, dep - prev)
         self.nodes: list[SplitNode] = []
+        self.levels: list[tuple[int, int]] = []
         self.cus: list[list[int]] = []
 
     def _region(self, arr: npt.NDArray[np.int8], cell: int, x: int, y: int, w: int, h: int
@@ -329,6 +332,7 @@ class _Decoder:
         if split == SPLIT_NONE and (x + w > self.maps.width or y + h > self.maps.height):
             split = self._edge_split(x, y, w, h, layer)
         self.nodes.append(SplitNode(x, y, w, h, split))
+        self.levels.append((qt_level, layer))
         if split == SPLIT_NONE:
             self.cus.append([0, int(self.maps.chroma), x, y, w, h, qt_level + 1, bt, layer, series])
             return
@@ -357,6 +361,18 @@ def maps_to_splits(maps: PartitionMaps, block: int) -> list[SplitNode]:
     split; nodes wholly outside the picture are skipped.
     """
     return _decode(maps, block).nodes
+
+
+def split_decisions(truth: PartitionMaps, pred: PartitionMaps, block: int) -> list[tuple[int, int]]:
+    """For every node of the true tree of a block: (true split, split the predicted maps imply there).
+
+    This is the decision the encoder takes at that node when steered by ``pred`` (picture-edge fallback
+    splits are not applied to the prediction).
+    """
+    true_tree = _decode(truth, block)
+    guide = _Decoder(pred, block, max_bt=64 if pred.chroma else 32)
+    return [(node.split, guide._implied(node.x, node.y, node.w, node.h, ql, layer))
+            for node, (ql, layer) in zip(true_tree.nodes, true_tree.levels, strict=True)]
 
 
 def maps_to_cus(maps: PartitionMaps, poc: int = 0) -> IntArray:

@@ -1,0 +1,91 @@
+"""pmp-train: train the partition-map network on the CPU (resumable, deterministic, logged to a file).
+
+Example::
+
+    pmp-train --rho 0.5 --epochs 40          # run dir: ~/.cache/pmp-vvc/runs/rho0.5-seed0
+    pmp-train --rho 0.5 --epochs 40          # again: resumes from its last.pt
+
+Samples come from the starter labels (``--labels``) and/or sample shards (``--shard``); the starter
+batches named by ``--val-batches`` are held out for validation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from pmp_vvc.cli.common import parent_parser, run_cli, setup_logging
+
+DEFAULT_LABELS = "../shared/data/labels/vtm23.13-ai-256"
+DEFAULT_VAL = "batch011,batch012"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options of pmp-train."""
+    p = argparse.ArgumentParser(prog="pmp-train", description=__doc__.split("\n")[0],
+                                parents=[parent_parser()])
+    p.add_argument("--labels", default=DEFAULT_LABELS, help="starter-label folder (batchNNN/...)")
+    p.add_argument("--shard", action="append", default=[], help="extra sample shard (.npz), repeatable")
+    p.add_argument("--val-batches", default=DEFAULT_VAL, help="comma-separated starter batches held out")
+    p.add_argument("--run-dir", type=Path, help="run folder (default: <cache>/runs/rho<rho>-seed<seed>)")
+    p.add_argument("--rho", type=float, default=0.5, help="token keep ratio (1.0: dense twin)")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-minutes", type=float, default=3.0)
+    p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (tests)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run pmp-train."""
+    args = build_parser().parse_args(argv)
+    setup_logging(args)
+    import torch
+
+    from pmp_vvc.errors import ConfigError
+    from pmp_vvc.labels import cache_dir, concat, load_shard, starter_samples
+    from pmp_vvc.train import TrainConfig, split_by_batch, train
+
+    if not 0.0 < args.rho <= 1.0:
+        raise ConfigError(f"--rho must be in (0, 1], got {args.rho}")
+    torch.set_num_threads(args.threads)
+    run_dir = args.run_dir or cache_dir() / "runs" / f"rho{args.rho}-seed{args.seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(run_dir / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("pmp_vvc")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        val_batches = tuple(b for b in args.val_batches.split(",") if b)
+        samples = starter_samples(args.labels)
+        train_set, val_set = split_by_batch(samples, val_batches)
+        if args.shard:
+            train_set = concat([train_set, *(load_shard(s) for s in args.shard)])
+        cfg = TrainConfig(rho=args.rho, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          seed=args.seed, checkpoint_minutes=args.checkpoint_minutes,
+                          max_steps=args.max_steps)
+        info = {"labels": str(args.labels), "shards": args.shard, "val_batches": list(val_batches),
+                "train_samples": len(train_set), "val_samples": len(val_set)}
+        logger.info("run %s: %d train / %d val samples, %s", run_dir, len(train_set), len(val_set), cfg)
+        metrics = train(cfg, train_set, val_set, run_dir, info=info)
+        logger.info("done: %s", json.dumps(metrics))
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    raise SystemExit(run_cli(main))
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,72 @@
+"""Accuracy of predicted partition maps: per map, and of the decisions the encoder takes from them.
+
+Works on numpy class maps (argmax of the model logits), so it serves PyTorch and onnxruntime alike.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import numpy.typing as npt
+
+from pmp_vvc.partition import BLOCK_SIZE, SPLIT_NONE, PartitionMaps, split_decisions
+
+I8 = npt.NDArray[np.int8]
+
+
+def block_maps(qt: I8, mtt_inc: I8, direction: I8) -> PartitionMaps:
+    """PartitionMaps for independent 64x64 blocks from class maps (increments summed into depths)."""
+    depth = np.where(mtt_inc < 0, -1, np.cumsum(np.maximum(mtt_inc, 0), axis=1)).astype(np.int8)
+    n = len(qt)
+    return PartitionMaps(qt=qt.astype(np.int8), mtt_depth=depth, direction=direction.astype(np.int8),
+                         origins=np.zeros((n, 2), dtype=np.int64), width=BLOCK_SIZE, height=BLOCK_SIZE,
+                         chroma=False, truncated=np.zeros(n, dtype=bool))
+
+
+def _acc(pred: npt.NDArray[np.integer], true: npt.NDArray[np.integer]) -> float:
+    valid = true >= 0
+    return float(np.mean(pred[valid] == true[valid])) if valid.any() else float("nan")
+
+
+def map_accuracies(pred: dict[str, I8], true: dict[str, I8]) -> dict[str, float]:
+    """Cell accuracies: qt (8x8 cells), qt16 (exact QT depth per 16x16), mtt/direction per layer."""
+    out = {"qt": _acc(pred["qt"], true["qt"]),
+           "qt16": _acc(pred["qt"][:, ::2, ::2], true["qt"][:, ::2, ::2])}
+    for name in ("mtt", "direction"):
+        for layer in range(3):
+            out[f"{name}{layer + 1}"] = _acc(pred[name][:, layer], true[name][:, layer])
+    return out
+
+
+def decision_accuracies(pred: dict[str, I8], true: dict[str, I8]) -> dict[str, float]:
+    """Score the encoder decisions at every node of the true trees: split or not, and the split type.
+
+    ``split``: the predicted maps split a node iff the true tree does; ``split_type``: same split exactly;
+    ``split_recall`` / ``nosplit_recall``: over true split / true leaf nodes; ``nodes``: nodes counted.
+    """
+    truth = block_maps(true["qt"], true["mtt"], true["direction"])
+    guess = block_maps(pred["qt"], pred["mtt"], pred["direction"])
+    hits: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
+    for b in range(len(true["qt"])):
+        for (t, p) in split_decisions(truth, guess, b):
+            totals["split"] += 1
+            hits["split"] += (t == SPLIT_NONE) == (p == SPLIT_NONE)
+            hits["split_type"] += t == p
+            if t != SPLIT_NONE:
+                totals["split_recall"] += 1
+                hits["split_recall"] += p != SPLIT_NONE
+            else:
+                totals["nosplit_recall"] += 1
+                hits["nosplit_recall"] += p == SPLIT_NONE
+    out = {k: hits[k] / totals["split"] for k in ("split", "split_type")}
+    for k in ("split_recall", "nosplit_recall"):
+        out[k] = hits[k] / totals[k] if totals[k] else float("nan")
+    out["nodes"] = float(totals["split"])
+    return out
+
+
+def all_accuracies(pred: dict[str, I8], true: dict[str, I8]) -> dict[str, float]:
+    """Map and decision accuracies together."""
+    return {**map_accuracies(pred, true), **decision_accuracies(pred, true)}

@@ -1,0 +1,179 @@
+"""Training samples: 68x68 luma inputs (64x64 block + 4 samples of top/left context), QP and map targets.
+
+A sample is one 64x64 luma block of one coded picture at one QP. Its input is the original luma of the
+block plus 4 rows above and 4 columns to its left; context outside the picture is **zero** (after
+normalisation 0.0 is below any legal limited-range sample, so the model sees where the picture edge is).
+Targets are the luma-tree maps of :mod:`pmp_vvc.partition`: QT depth (8,8), MTT depth *increments* per
+layer (3,16,16) and directions per layer (3,16,16), -1 where the block leaves the picture.
+
+Samples are stored as npz shards (:func:`save_shard` / :func:`load_shard`); :func:`starter_samples` builds
+them from the vanilla VTM-23.13 starter labels (``../shared/data/labels``) and caches the result under
+:func:`cache_dir`. No augmentation is applied: VVC intra partitioning is not symmetric (reference sample
+availability, split order and fast-skip rules differ between directions), so flips and transposes would
+not transform the labels exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from pmp_vvc.errors import InputError
+from pmp_vvc.partition import BLOCK_SIZE, PartitionMaps, cus_to_maps
+
+CONTEXT = 4
+SAMPLE_SIZE = BLOCK_SIZE + CONTEXT
+QPS = (22, 27, 32, 37)
+SHARD_VERSION = 1
+STARTER_LABEL_ENCODER = "VTM-23.13 vanilla, encoder_intra_vtm.cfg, TemporalSubsampleRatio 1"
+_FIELDS = ("luma", "qp", "qt", "mtt", "direction", "source")
+
+
+@dataclass(frozen=True)
+class Samples:
+    """A set of training samples (all arrays share the first axis N)."""
+
+    luma: npt.NDArray[np.uint16]  # (N, 68, 68) original samples, zero context outside the picture
+    bit_depth: int
+    qp: npt.NDArray[np.int16]  # (N,)
+    qt: npt.NDArray[np.int8]  # (N, 8, 8) qtDepth - 1, -1 outside
+    mtt: npt.NDArray[np.int8]  # (N, 3, 16, 16) btDepth increment per layer in {0, 1, 2}, -1 outside
+    direction: npt.NDArray[np.int8]  # (N, 3, 16, 16) 0 none, 1 horizontal, 2 vertical, -1 outside
+    source: npt.NDArray[np.str_]  # (N,) provenance, e.g. "batch000/poc3@64,128 qp22"
+
+    def __len__(self) -> int:
+        return int(self.luma.shape[0])
+
+    def subset(self, index: npt.NDArray[np.int64] | slice) -> Samples:
+        """Return the samples selected by ``index`` (same bit depth)."""
+        return Samples(self.luma[index], self.bit_depth, self.qp[index], self.qt[index], self.mtt[index],
+                       self.direction[index], self.source[index])
+
+    def normalised_luma(self, index: npt.NDArray[np.int64] | slice = slice(None)) -> npt.NDArray[np.float32]:
+        """Model input (n, 1, 68, 68) float32 in [0, 1] (divided by 2**bit_depth - 1)."""
+        return normalise(self.luma[index], self.bit_depth)[:, None]
+
+
+def normalise(luma: npt.NDArray[np.integer], bit_depth: int) -> npt.NDArray[np.float32]:
+    """Scale integer samples to [0, 1] by their bit depth."""
+    return (luma.astype(np.float32) / np.float32((1 << bit_depth) - 1)).astype(np.float32)
+
+
+def extract_blocks(plane: npt.NDArray[np.integer], origins: npt.NDArray[np.int64]) -> npt.NDArray[np.uint16]:
+    """68x68 inputs for blocks at ``origins`` (x, y) of a luma plane; zero outside the picture."""
+    height, width = plane.shape
+    padded = np.zeros((height + CONTEXT + BLOCK_SIZE, width + CONTEXT + BLOCK_SIZE), dtype=np.uint16)
+    padded[CONTEXT: CONTEXT + height, CONTEXT: CONTEXT + width] = plane
+    out = np.empty((len(origins), SAMPLE_SIZE, SAMPLE_SIZE), dtype=np.uint16)
+    for i, (x, y) in enumerate(origins):
+        out[i] = padded[y: y + SAMPLE_SIZE, x: x + SAMPLE_SIZE]
+    return out
+
+
+def samples_from_picture(plane: npt.NDArray[np.integer], maps: PartitionMaps, qp: int, bit_depth: int,
+                         source: str) -> Samples:
+    """One sample per 64x64 block of a picture, from its luma plane and luma-tree maps."""
+    if plane.shape != (maps.height, maps.width) or maps.chroma:
+        raise InputError(f"{source}: luma plane {plane.shape} does not match luma maps "
+                         f"{maps.width}x{maps.height}")
+    n = len(maps.origins)
+    return Samples(
+        luma=extract_blocks(plane, maps.origins), bit_depth=bit_depth, qp=np.full(n, qp, dtype=np.int16),
+        qt=maps.qt.copy(), mtt=maps.increments, direction=maps.direction.copy(),
+        source=np.array([f"{source}@{x},{y} qp{qp}" for x, y in maps.origins.tolist()]),
+    )
+
+
+def concat(parts: list[Samples]) -> Samples:
+    """Concatenate sample sets of the same bit depth."""
+    if not parts:
+        raise InputError("no samples to concatenate")
+    if len({p.bit_depth for p in parts}) != 1:
+        raise InputError("cannot concatenate samples of different bit depths")
+    cat = {f: np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS}
+    return Samples(bit_depth=parts[0].bit_depth, **cat)
+
+
+def save_shard(path: str | Path, samples: Samples) -> None:
+    """Write samples to an npz shard (atomically: temporary file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, version=SHARD_VERSION, bit_depth=samples.bit_depth,
+                        **{f: getattr(samples, f) for f in _FIELDS})
+    os.replace(tmp, path)
+
+
+def load_shard(path: str | Path) -> Samples:
+    """Read an npz shard written by :func:`save_shard`; InputError if missing, corrupt or inconsistent."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if int(z["version"]) != SHARD_VERSION:
+                raise InputError(f"{path}: shard version {int(z['version'])}, expected {SHARD_VERSION}")
+            samples = Samples(bit_depth=int(z["bit_depth"]), **{f: z[f] for f in _FIELDS})
+    except (OSError, KeyError, ValueError) as err:
+        raise InputError(f"cannot read sample shard {path}: {err}") from err
+    n = len(samples)
+    shapes = {"luma": (n, SAMPLE_SIZE, SAMPLE_SIZE), "qp": (n,), "qt": (n, 8, 8), "mtt": (n, 3, 16, 16),
+              "direction": (n, 3, 16, 16), "source": (n,)}
+    for field, shape in shapes.items():
+        if getattr(samples, field).shape != shape:
+            got = getattr(samples, field).shape
+            raise InputError(f"{path}: field {field} has shape {got}, expected {shape}")
+    return samples
+
+
+def cache_dir() -> Path:
+    """Cache root for labels, checkpoints and runs: $PMP_VVC_CACHE or ~/.cache/pmp-vvc."""
+    env = os.environ.get("PMP_VVC_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "pmp-vvc"
+
+
+def starter_batches(root: str | Path) -> list[Path]:
+    """Batch folders of the starter labels (``batchNNN`` holding ``crops.npz``)."""
+    root = Path(root)
+    batches = sorted(p for p in root.glob("batch*") if (p / "crops.npz").is_file())
+    if not batches:
+        raise InputError(f"no starter-label batches (batchNNN/crops.npz) under {root}")
+    return batches
+
+
+def _batch_samples(batch: Path, qps: tuple[int, ...]) -> Samples:
+    with np.load(batch / "crops.npz", allow_pickle=False) as z:
+        luma = z["luma"]
+    parts = []
+    for qp in qps:
+        label = batch / f"qp{qp}.npz"
+        if not label.is_file():
+            raise InputError(f"missing starter label file {label}")
+        with np.load(label, allow_pickle=False) as z:
+            cus = z["cus"]
+        for poc, plane in enumerate(luma):
+            maps = cus_to_maps(cus[cus[:, 0] == poc], plane.shape[1], plane.shape[0], chroma=False)
+            parts.append(samples_from_picture(plane, maps, qp, 8, f"{batch.name}/poc{poc}"))
+    return concat(parts)
+
+
+def starter_samples(root: str | Path, batches: list[str] | None = None, qps: tuple[int, ...] = QPS,
+                    cache: bool = True) -> Samples:
+    """Build samples from the starter labels (all batches or the named ones), cached as a shard."""
+    paths = starter_batches(root)
+    if batches is not None:
+        missing = set(batches) - {p.name for p in paths}
+        if missing:
+            raise InputError(f"starter-label batches not found under {root}: {sorted(missing)}")
+        paths = [p for p in paths if p.name in set(batches)]
+    key = hashlib.sha256(repr(([(p.name, (p / "crops.npz").stat().st_size) for p in paths], qps,
+                               SHARD_VERSION)).encode()).hexdigest()[:16]
+    shard = cache_dir() / "labels" / f"starter-{key}.npz"
+    if cache and shard.is_file():
+        return load_shard(shard)
+    samples = concat([_batch_samples(p, qps) for p in paths])
+    if cache:
+        shard.parent.mkdir(parents=True, exist_ok=True)
+        save_shard(shard, samples)
+    return samples

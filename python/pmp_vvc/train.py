@@ -1,0 +1,223 @@
+"""Resumable, deterministic CPU training of :class:`~pmp_vvc.model.PartitionNet` on label samples.
+
+A run lives in one directory: ``last.pt`` (written atomically every few minutes and at each epoch end),
+``best.pt`` (lowest validation loss), ``metrics.jsonl`` (one line per epoch) and the CLI's ``train.log``.
+Calling :func:`train` again on the same directory resumes exactly where the last checkpoint stopped
+(same batches, same Gumbel noise: the RNG states are saved). Needs torch (the ``train`` extra).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+
+from pmp_vvc.errors import ConfigError, ModelError
+from pmp_vvc.evaluate import all_accuracies
+from pmp_vvc.labels import Samples
+from pmp_vvc.model import ModelConfig, PartitionNet
+
+log = logging.getLogger(__name__)
+CHECKPOINT_FORMAT = "pmp-vvc-partitionnet-1"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of a training run (saved in its checkpoints)."""
+
+    rho: float = 0.5
+    epochs: int = 40
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 200
+    ratio_weight: float = 2.0
+    seed: int = 0
+    checkpoint_minutes: float = 3.0
+    max_steps: int | None = None
+
+
+def split_by_batch(samples: Samples, val_batches: tuple[str, ...]) -> tuple[Samples, Samples]:
+    """Split samples into (train, validation) by the starter-label batch named in their source."""
+    batch = np.array([s.split("/", 1)[0] for s in samples.source.tolist()])
+    val = np.isin(batch, list(val_batches))
+    if not val.any() or val.all():
+        raise ConfigError(f"validation batches {list(val_batches)} leave an empty train or validation set")
+    return samples.subset(np.flatnonzero(~val)), samples.subset(np.flatnonzero(val))
+
+
+def _targets(samples: Samples, idx: npt.NDArray[np.int64]) -> tuple[torch.Tensor, ...]:
+    """Model inputs and targets of the samples at ``idx`` as tensors (luma, qp, qt, mtt, direction)."""
+    return (torch.from_numpy(samples.normalised_luma(idx)),
+            torch.from_numpy(samples.qp[idx].astype(np.float32)),
+            *(torch.from_numpy(getattr(samples, f)[idx].astype(np.int64))
+              for f in ("qt", "mtt", "direction")))
+
+
+def map_losses(outs: tuple[torch.Tensor, ...], qt: torch.Tensor, mtt: torch.Tensor,
+               direction: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Cross-entropy per map (ignore index -1)."""
+    return {"qt": F.cross_entropy(outs[0], qt, ignore_index=-1),
+            "mtt": F.cross_entropy(outs[1], mtt, ignore_index=-1),
+            "direction": F.cross_entropy(outs[2], direction, ignore_index=-1)}
+
+
+@torch.no_grad()
+def predict(model: PartitionNet, samples: Samples, batch_size: int = 256) -> dict[str, npt.NDArray[np.int8]]:
+    """Argmax class maps of the model (eval mode) for every sample."""
+    model.eval()
+    parts: dict[str, list[npt.NDArray[np.int8]]] = {"qt": [], "mtt": [], "direction": []}
+    for start in range(0, len(samples), batch_size):
+        idx = np.arange(start, min(start + batch_size, len(samples)))
+        luma, qp = _targets(samples, idx)[:2]
+        for name, out in zip(parts, model(luma, qp), strict=True):
+            parts[name].append(out.argmax(dim=1).numpy().astype(np.int8))
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+@torch.no_grad()
+def evaluate(model: PartitionNet, samples: Samples, batch_size: int = 256) -> dict[str, float]:
+    """Compute validation losses (eval mode, fixed top-K sparsity) and map / decision accuracies."""
+    model.eval()
+    sums: dict[str, float] = {"qt": 0.0, "mtt": 0.0, "direction": 0.0}
+    for start in range(0, len(samples), batch_size):
+        idx = np.arange(start, min(start + batch_size, len(samples)))
+        luma, qp, qt, mtt, direction = _targets(samples, idx)
+        for k, v in map_losses(model(luma, qp), qt, mtt, direction).items():
+            sums[k] += float(v) * len(idx)
+    out = {f"loss_{k}": v / len(samples) for k, v in sums.items()}
+    out["loss"] = sum(out.values())
+    true = {"qt": samples.qt, "mtt": samples.mtt, "direction": samples.direction}
+    return {**out, **all_accuracies(predict(model, samples, batch_size), true)}
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`train`; ModelError if missing, corrupt or of another format."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises many types for corrupt files
+        raise ModelError(f"cannot load checkpoint {path}: {err}") from err
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ModelError(f"{path} is not a pmp-vvc PartitionNet checkpoint")
+    return payload
+
+
+def load_model(path: str | Path, rho: float | None = None) -> PartitionNet:
+    """Load the model of a checkpoint in eval mode (optionally evaluated at another pruning ratio ``rho``)."""
+    payload = load_checkpoint(path)
+    cfg = ModelConfig.from_dict(payload["model_config"])
+    model = PartitionNet(cfg)
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as err:
+        raise ModelError(f"{path}: weights do not match the model configuration: {err}") from err
+    if rho is not None:
+        if (cfg.rho < 1.0) != (rho < 1.0):
+            raise ModelError(f"{path}: cannot switch between dense (rho=1) and sparse models (rho={rho})")
+        for stage in model.stage_list():
+            stage.rho = rho
+    return model.eval()
+
+
+def _lr(cfg: TrainConfig, step: int, total: int) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _settings(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Options that must match to resume a run (stopping and checkpoint timing may change)."""
+    return {k: v for k, v in cfg.items() if k not in ("max_steps", "checkpoint_minutes")}
+
+
+def train(cfg: TrainConfig, train_set: Samples, val_set: Samples, run_dir: str | Path,
+          model_cfg: ModelConfig | None = None, info: dict[str, Any] | None = None) -> dict[str, float]:
+    """Train (or resume) a run in ``run_dir``; return the validation metrics of the last epoch."""
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    mcfg = model_cfg or ModelConfig(rho=cfg.rho)
+    if mcfg.rho != cfg.rho:
+        raise ConfigError(f"model rho {mcfg.rho} differs from training rho {cfg.rho}")
+    torch.manual_seed(cfg.seed)
+    model = PartitionNet(mcfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = len(train_set) // cfg.batch_size
+    total = cfg.epochs * steps_per_epoch
+    epoch, step_in_epoch, best = 0, 0, math.inf
+    metrics: dict[str, float] = {}
+    last = run / "last.pt"
+    if last.is_file():
+        payload = load_checkpoint(last)
+        same = _settings(payload["train_config"]) == _settings(asdict(cfg))
+        if not same or payload["model_config"] != mcfg.to_dict():
+            raise ConfigError(f"{run} holds a run with other settings; use a new run directory")
+        model.load_state_dict(payload["model"])
+        opt.load_state_dict(payload["optimizer"])
+        torch.set_rng_state(payload["torch_rng"])
+        epoch, step_in_epoch, best = payload["epoch"], payload["step_in_epoch"], payload["best"]
+        log.info("resumed %s at epoch %d step %d", run, epoch, step_in_epoch)
+
+    def checkpoint(path: Path) -> None:
+        save_checkpoint(path, {
+            "format": CHECKPOINT_FORMAT, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "torch_rng": torch.get_rng_state(), "epoch": epoch, "step_in_epoch": step_in_epoch, "best": best,
+            "train_config": asdict(cfg), "model_config": mcfg.to_dict(), "info": info or {},
+            "metrics": metrics})
+
+    saved_at = time.monotonic()
+    while epoch < cfg.epochs:
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_set))
+        model.train()
+        run_loss, t0 = 0.0, time.monotonic()
+        while step_in_epoch < steps_per_epoch:
+            step = epoch * steps_per_epoch + step_in_epoch
+            if cfg.max_steps is not None and step >= cfg.max_steps:
+                checkpoint(last)
+                return metrics
+            for group in opt.param_groups:
+                group["lr"] = _lr(cfg, step, total)
+            idx = order[step_in_epoch * cfg.batch_size: (step_in_epoch + 1) * cfg.batch_size]
+            luma, qp, qt, mtt, direction = _targets(train_set, idx)
+            losses = map_losses(model(luma, qp), qt, mtt, direction)
+            loss = sum(losses.values()) + cfg.ratio_weight * model.ratio_loss()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            opt.step()
+            run_loss += float(loss.detach())
+            step_in_epoch += 1
+            if time.monotonic() - saved_at > cfg.checkpoint_minutes * 60:
+                checkpoint(last)
+                saved_at = time.monotonic()
+        metrics = {"epoch": float(epoch + 1), "train_loss": run_loss / max(1, steps_per_epoch),
+                   "epoch_seconds": time.monotonic() - t0, **evaluate(model, val_set)}
+        with open(run / "metrics.jsonl", "a") as out:
+            out.write(json.dumps(metrics) + "\n")
+        log.info("epoch %d/%d train %.4f val %.4f qt16 %.3f split %.3f split_type %.3f", epoch + 1,
+                 cfg.epochs, metrics["train_loss"], metrics["loss"], metrics["qt16"], metrics["split"],
+                 metrics["split_type"])
+        epoch, step_in_epoch = epoch + 1, 0
+        if metrics["loss"] < best:
+            best = metrics["loss"]
+            checkpoint(run / "best.pt")
+        checkpoint(last)
+        saved_at = time.monotonic()
+    return metrics

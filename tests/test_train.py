@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from pmp_vvc.cli import train as cli_train  # noqa: E402
+from pmp_vvc.cli.common import run_cli  # noqa: E402
+from pmp_vvc.errors import ConfigError, ModelError  # noqa: E402
+from pmp_vvc.labels import Samples  # noqa: E402
+from pmp_vvc.model import ModelConfig  # noqa: E402
+from pmp_vvc.train import TrainConfig, load_checkpoint, load_model, split_by_batch, train  # noqa: E402
+
+torch.set_num_threads(1)
+SMALL = ModelConfig(dims=(16, 32, 32), heads=(2, 2, 2), rho=0.5)
+
+
+def synthetic(n: int = 16, seed: int = 0) -> Samples:
+    """Blocks whose label is a function of the content: bright blocks split more."""
+    rng = np.random.default_rng(seed)
+    luma = rng.integers(0, 256, (n, 68, 68)).astype(np.uint16)
+    level = (np.arange(n) % 4).astype(np.int8)
+    luma[:, 4:, 4:] = (luma[:, 4:, 4:] // 4 + 60 * level[:, None, None]).astype(np.uint16)
+    qt = np.broadcast_to(level[:, None, None], (n, 8, 8)).copy()
+    mtt = np.broadcast_to((level % 3)[:, None, None, None], (n, 3, 16, 16)).astype(np.int8).copy()
+    direction = np.broadcast_to(((level + 1) % 3)[:, None, None, None], (n, 3, 16, 16)).astype(np.int8).copy()
+    source = np.array([f"batch{i % 2:03d}/poc0@0,0 qp22" for i in range(n)])
+    return Samples(luma, 8, np.full(n, 22, np.int16), qt, mtt, direction, source)
+
+
+def test_loss_falls_on_a_tiny_batch(tmp_path):
+    data = synthetic()
+    cfg = TrainConfig(rho=0.5, epochs=12, batch_size=8, lr=3e-3, warmup_steps=2)
+    train(cfg, data, data, tmp_path, model_cfg=SMALL)
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) == 12
+    assert lines[-1]["train_loss"] < 0.8 * lines[0]["train_loss"]
+    assert lines[-1]["loss"] < lines[0]["loss"] and lines[-1]["qt"] > lines[0]["qt"]
+    assert (tmp_path / "best.pt").is_file() and (tmp_path / "last.pt").is_file()
+    assert 0 <= lines[-1]["split"] <= 1 and lines[-1]["nodes"] > 0
+
+
+def test_resume_is_exact(tmp_path):
+    data = synthetic()
+    cfg = TrainConfig(rho=0.5, epochs=3, batch_size=8, warmup_steps=2)
+    train(cfg, data, data, tmp_path / "a", model_cfg=SMALL)
+    stop = TrainConfig(rho=0.5, epochs=3, batch_size=8, warmup_steps=2, max_steps=3)
+    train(stop, data, data, tmp_path / "b", model_cfg=SMALL)
+    assert load_checkpoint(tmp_path / "b" / "last.pt")["step_in_epoch"] == 1  # stopped mid-epoch
+    train(cfg, data, data, tmp_path / "b", model_cfg=SMALL)
+    a = load_checkpoint(tmp_path / "a" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "b" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ConfigError, match="other settings"):
+        other = TrainConfig(rho=0.5, epochs=3, batch_size=8, lr=1.0)
+        train(other, data, data, tmp_path / "b", model_cfg=SMALL)
+
+
+def test_load_model_and_errors(tmp_path):
+    data = synthetic()
+    train(TrainConfig(rho=0.5, epochs=1, batch_size=8), data, data, tmp_path, model_cfg=SMALL)
+    model = load_model(tmp_path / "last.pt", rho=0.3)
+    assert not model.training and model.stage_list()[0].rho == 0.3
+    with pytest.raises(ModelError, match="dense"):
+        load_model(tmp_path / "last.pt", rho=1.0)
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="cannot load"):
+        load_checkpoint(tmp_path / "bad.pt")
+    torch.save({"format": "other"}, tmp_path / "other.pt")
+    with pytest.raises(ModelError, match="not a pmp-vvc"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_split_by_batch():
+    tr, va = split_by_batch(synthetic(), ("batch001",))
+    assert len(tr) == len(va) == 8 and all(s.startswith("batch001") for s in va.source)
+    with pytest.raises(ConfigError):
+        split_by_batch(synthetic(), ("batch777",))
+
+
+def test_cli_rejects_bad_rho(tmp_path):
+    with pytest.raises(ConfigError, match="rho"):
+        cli_train.main(["--rho", "1.5", "--run-dir", str(tmp_path)])
+    assert run_cli(cli_train.main, ["--rho", "0", "--run-dir", str(tmp_path)]) == 2
+    assert cli_train.build_parser().parse_args([]).rho == 0.5
