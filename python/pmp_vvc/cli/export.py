@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rho = model.stage_list()[0].rho if model.cfg.rho < 1.0 else 1.0
     payload = load_checkpoint(args.checkpoint)
     macs, by_op = count_macs(model)
-    meta = {"rho": rho, "macs_per_block": macs, "checkpoint_epoch": payload["epoch"] + 1,
+    meta = {"rho": rho, "macs_per_block": macs, "epochs_completed": payload["epoch"],
             "train_info": json.dumps(payload.get("info", {}))}
     export_onnx(model, args.output, opset=args.opset, metadata=meta)
     sess = open_session(args.output, threads=1)
