@@ -274,3 +274,15 @@ def test_end_to_end_real_encoder(
     assert seq_summary["bd"]["bd_rate_y"] is not None
     assert seq_summary["time"]["t_anchor"] > 0 and seq_summary["time"]["rdc_reduction_luma"] is None
     assert len(list((tmp_path / "out" / "encodes").glob("*.bin"))) == 4
+
+
+@pytest.mark.slow
+def test_dask_executor_via_cli(env: dict[str, Path]) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as c:
+        args = base(env, "--qp", "32,37", "--test", "--MaxMTTHierarchyDepthISliceL=2", "--no-plots")
+        assert main([*args, "--executor", "dask", "--scheduler", c.scheduler_address]) == 0
+    assert count(env) == 8
+    assert len(list((env["out"] / "encodes").glob("*.json"))) == 8

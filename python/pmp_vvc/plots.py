@@ -50,7 +50,7 @@ def plot_rd(summary: RunSummary, path: str | Path) -> Path:
         ax.set_xlabel("bitrate [kbps]", fontsize=8)
         ax.set_ylabel("Y-PSNR [dB]", fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="lower right")
     for ax in list(axes.flat)[len(seqs) :]:
         ax.axis("off")
     fig.tight_layout()

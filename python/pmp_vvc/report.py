@@ -126,6 +126,7 @@ class RunSummary:
     failures: tuple[str, ...]
     warnings: tuple[str, ...]
     verify: tuple[str, ...] | None = None
+    settings: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 def summarize_sequence(
@@ -215,6 +216,7 @@ def summarize_run(
     test_label: str = "",
     failures: Sequence[str] = (),
     verify: Sequence[str] | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> RunSummary:
     """Class averages (classes in first-seen order) and the overall average."""
     classes: dict[str, list[SequenceSummary]] = {}
@@ -231,6 +233,7 @@ def summarize_run(
         failures=tuple(failures),
         warnings=tuple(w for s in sequences for w in s.warnings),
         verify=tuple(verify) if verify is not None else None,
+        settings=dict(settings or {}),
     )
 
 
@@ -325,8 +328,11 @@ def markdown(summary: RunSummary) -> str:
     )
     out.write(
         "- TS = (T_anchor - T_test)/T_anchor (CPU time of the encoder process), mean over QPs; "
-        "EncT = geometric mean of T_test/T_anchor\n\n"
+        "EncT = geometric mean of T_test/T_anchor\n"
     )
+    for key, value in summary.settings.items():
+        out.write(f"- {key}: {value}\n")
+    out.write("\n")
     out.write("| " + " | ".join(_HEAD) + " |\n|" + "---|" * len(_HEAD) + "\n")
     for row in _table_rows(summary):
         out.write("| " + " | ".join(row) + " |\n")

@@ -301,6 +301,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         test_label=label,
         failures=failures,
         verify=verify,
+        settings={
+            "QPs": ", ".join(map(str, qps)),
+            "encoder cfgs": ", ".join(f"`{c}`" for c in cfgs),
+            "encoder": f"`{shlex.join(encoder_cmd)}` (build {build_id})",
+            "concurrency": f"{args.executor} executor, {jobs or 1} encodes at once"
+            if args.executor == "local"
+            else f"dask scheduler {args.scheduler}",
+            "frames override": str(args.frames)
+            if args.frames is not None
+            else "none (cfg FramesToBeEncoded)",
+        },
     )
     written = write_reports(summary, out)
     if not args.no_plots:
