@@ -1,0 +1,26 @@
+// Errors from our code inside VTM's encode loop become VTM exceptions, which VTM's main reports and turns
+// into exit code 1 (other exception types would escape its handlers).
+#pragma once
+
+#include "CommonLib/CommonDef.h"
+
+#include <exception>
+
+namespace pmp
+{
+template<typename F> void guarded(const char* what, F&& f)
+{
+  try
+  {
+    f();
+  }
+  catch (const Exception&)
+  {
+    throw;
+  }
+  catch (const std::exception& e)
+  {
+    THROW("pmp-vvc " << what << ": " << e.what());
+  }
+}
+}   // namespace pmp

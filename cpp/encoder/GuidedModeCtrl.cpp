@@ -1,0 +1,167 @@
+#include "encoder/GuidedModeCtrl.h"
+
+#include "encoder/Guarded.h"
+
+#include "CommonLib/CodingStructure.h"
+#include "CommonLib/UnitPartitioner.h"
+
+namespace pmp
+{
+namespace
+{
+// The guide's bit for a test mode, or 0 for modes it does not rule on (POST_DONT_SPLIT bookkeeping, ...).
+uint8_t modeBit(EncTestModeType type)
+{
+  switch (type)
+  {
+  case ETM_SPLIT_QT: return kQt;
+  case ETM_SPLIT_BT_H: return kBtH;
+  case ETM_SPLIT_BT_V: return kBtV;
+  case ETM_SPLIT_TT_H: return kTtH;
+  case ETM_SPLIT_TT_V: return kTtV;
+  case ETM_INTRA:
+  case ETM_PALETTE:
+  case ETM_IBC:
+  case ETM_IBC_MERGE: return kNoSplit;
+  default: return 0;
+  }
+}
+
+int counterIndex(EncTestModeType type)
+{
+  switch (type)
+  {
+  case ETM_INTRA: return kIntra;
+  case ETM_SPLIT_QT: return kSplitQt;
+  case ETM_SPLIT_BT_H: return kSplitBtH;
+  case ETM_SPLIT_BT_V: return kSplitBtV;
+  case ETM_SPLIT_TT_H: return kSplitTtH;
+  case ETM_SPLIT_TT_V: return kSplitTtV;
+  default: return -1;
+  }
+}
+
+bool insidePicture(const CompArea& y, const CodingStructure& cs)
+{
+  return y.x + y.width <= cs.picture->lwidth() && y.y + y.height <= cs.picture->lheight();
+}
+}   // namespace
+
+void GuidedModeCtrl::initCULevel(Partitioner& partitioner, const CodingStructure& cs)
+{
+  // The guidance is pushed first: VTM's initCULevel already asks tryMode about the first mode.
+  CuGuidance g;
+  if (m_session.guideActive())
+  {
+    const UnitArea& area = partitioner.currArea();
+    const bool      chroma = partitioner.isSepTree(cs) && isChroma(partitioner.chType);
+    const CompArea  lumaArea = chroma ? CompArea(COMPONENT_Y, area.chromaFormat, area.Cb().lumaPos(),
+                                                 area.Cb().lumaSize())
+                                      : area.Y();
+    // Nodes above 64x64 and picture-boundary nodes keep VTM's implicit splits untouched.
+    if (lumaArea.width <= 64 && lumaArea.height <= 64 && insidePicture(lumaArea, cs))
+    {
+      CuQuery q;
+      q.x       = lumaArea.x;
+      q.y       = lumaArea.y;
+      q.width   = lumaArea.width;
+      q.height  = lumaArea.height;
+      q.chroma  = chroma;
+      q.qtDepth = partitioner.currQtDepth;
+      q.mtDepth = partitioner.currMtDepth;
+      q.btDepth = partitioner.currBtDepth;
+      guarded("guide", [&] { g.decision = m_session.guide()->decide(q); });
+      g.guided   = (g.decision.veto | g.decision.force) != 0;
+    }
+  }
+  m_levels.push_back(std::move(g));
+  EncModeCtrlMTnoRQT::initCULevel(partitioner, cs);
+}
+
+void GuidedModeCtrl::finishCULevel(Partitioner& partitioner)
+{
+  m_levels.pop_back();
+  EncModeCtrlMTnoRQT::finishCULevel(partitioner);
+}
+
+bool GuidedModeCtrl::tryMode(const EncTestMode& encTestmode, const CodingStructure& cs, Partitioner& partitioner)
+{
+  CuGuidance& g  = m_levels.back();
+  const bool  ok = (g.guided && !g.fallback) ? guidedTry(g, encTestmode, cs, partitioner)
+                                             : EncModeCtrlMTnoRQT::tryMode(encTestmode, cs, partitioner);
+  if (ok)
+  {
+    count(encTestmode, partitioner);
+  }
+  return ok;
+}
+
+bool GuidedModeCtrl::guidedTry(CuGuidance& g, const EncTestMode& mode, const CodingStructure& cs,
+                               Partitioner& partitioner)
+{
+  auto& testModes = m_ComprCUCtxList.back().testModes;
+  if (!g.listSeen)
+  {
+    // First question of this CU: the stack holds VTM's whole list. Keep a copy, and put a sentinel at the
+    // bottom, so that the guide gets a last word before the list runs dry.
+    g.listSeen      = true;
+    g.original.assign(testModes.begin(), testModes.end());
+    testModes.insert(testModes.begin(), EncTestMode{ ETM_POST_DONT_SPLIT });
+    g.sentinelArmed = true;
+  }
+  if (g.sentinelArmed && testModes.size() == 1)
+  {
+    g.sentinelArmed = false;
+    if (m_ComprCUCtxList.back().bestCS == nullptr)
+    {
+      // Nothing was tested successfully: re-run VTM's own list without the guide. The caller pops the top
+      // entry after this returns false, so a placeholder goes on top of the restored list.
+      g.fallback = true;
+      m_session.counters().fallbacks++;
+      testModes.clear();
+      for (const auto& m: g.original)
+      {
+        testModes.push_back(m);
+      }
+      testModes.push_back(EncTestMode{ ETM_POST_DONT_SPLIT });
+    }
+    return false;
+  }
+
+  const uint8_t bit = modeBit(mode.type);
+  if (bit == 0 || partitioner.getImplicitSplit(cs) != CU_DONT_SPLIT)
+  {
+    return EncModeCtrlMTnoRQT::tryMode(mode, cs, partitioner);
+  }
+  if (g.decision.veto & bit)
+  {
+    // As VTM does when it skips a BT, so that its later TT/QT heuristics do not assume the BT was tested.
+    if (mode.type == ETM_SPLIT_BT_H)
+    {
+      m_ComprCUCtxList.back().set(DID_HORZ_SPLIT, false);
+    }
+    if (mode.type == ETM_SPLIT_BT_V)
+    {
+      m_ComprCUCtxList.back().set(DID_VERT_SPLIT, false);
+    }
+    return false;
+  }
+  // VTM's own answer first: it keeps its bookkeeping (DID_QUAD_SPLIT, ISP hints) as in a normal run.
+  const bool vtmSays = EncModeCtrlMTnoRQT::tryMode(mode, cs, partitioner);
+  if (vtmSays || !(g.decision.force & bit))
+  {
+    return vtmSays;
+  }
+  // Forced past VTM's heuristics (LCTUFast minimum depth, TT skipping, ...), but never into an illegal split.
+  return bit == kNoSplit || partitioner.canSplit(getPartSplit(mode), cs);
+}
+
+void GuidedModeCtrl::count(const EncTestMode& mode, const Partitioner& partitioner)
+{
+  const int idx = counterIndex(mode.type);
+  if (idx >= 0)
+  {
+    m_session.counters().tested[isChroma(partitioner.chType) ? 1 : 0][idx]++;
+  }
+}
+}   // namespace pmp

@@ -1,0 +1,42 @@
+// VTM's all-intra mode controller (EncModeCtrlMTnoRQT) with two additions:
+//  * it counts every RD test it lets through (the deterministic complexity counters), and
+//  * when a guide is active, the guide may veto or force the test modes of each CU of at most 64x64 luma
+//    that lies inside the picture.
+// With no guide active, every decision is VTM's own, so the bitstream is identical to vanilla VTM.
+#pragma once
+
+#include "EncModeCtrl.h"
+#include "encoder/Session.h"
+
+#include <vector>
+
+namespace pmp
+{
+class GuidedModeCtrl : public EncModeCtrlMTnoRQT
+{
+public:
+  explicit GuidedModeCtrl(Session& session) : m_session(session) {}
+
+  void initCULevel(Partitioner& partitioner, const CodingStructure& cs) override;
+  void finishCULevel(Partitioner& partitioner) override;
+  bool tryMode(const EncTestMode& encTestmode, const CodingStructure& cs, Partitioner& partitioner) override;
+
+private:
+  // Guidance of one CU level, kept in step with VTM's own per-level context stack.
+  struct CuGuidance
+  {
+    bool                     guided       = false;
+    Decision                 decision;
+    bool                     listSeen     = false;   // the sentinel and the saved list are in place
+    bool                     sentinelArmed = false;
+    bool                     fallback     = false;   // the unmodified list is being re-run
+    std::vector<EncTestMode> original;               // the test modes VTM chose, for the fallback
+  };
+
+  bool guidedTry(CuGuidance& g, const EncTestMode& mode, const CodingStructure& cs, Partitioner& partitioner);
+  void count(const EncTestMode& mode, const Partitioner& partitioner);
+
+  Session&                m_session;
+  std::vector<CuGuidance> m_levels;
+};
+}   // namespace pmp

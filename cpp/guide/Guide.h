@@ -1,0 +1,74 @@
+// The partition guide: the one interface between whatever predicts partitions (a model, an oracle replaying a
+// dump, a test) and the encoder's split search. Plain C++17, no VTM types, so guides are testable alone.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace pmp
+{
+// Test modes a guide can rule on, as bits of a mask.
+enum SplitMode : uint8_t
+{
+  kNoSplit = 1u << 0,   // the non-split (intra) search of the CU
+  kQt      = 1u << 1,
+  kBtH     = 1u << 2,
+  kBtV     = 1u << 3,
+  kTtH     = 1u << 4,
+  kTtV     = 1u << 5,
+  kAllModes = kNoSplit | kQt | kBtH | kBtV | kTtH | kTtV,
+};
+
+// A read-only view of one picture plane; valid only during the call that receives it.
+struct PlaneView
+{
+  const int16_t* data   = nullptr;
+  int            width  = 0;
+  int            height = 0;
+  std::ptrdiff_t stride = 0;   // in samples
+};
+
+struct PictureInfo
+{
+  PlaneView luma;       // the original (not LMCS-reshaped) luma, at the internal bit depth
+  int       bitDepth = 0;
+  int       qp       = 0;   // slice QP
+  int       poc      = 0;
+};
+
+// One CU node of the split search. Positions and sizes are in luma samples for both trees.
+struct CuQuery
+{
+  int  x = 0, y = 0, width = 0, height = 0;
+  bool chroma  = false;   // chroma tree of a dual-tree picture
+  int  qtDepth = 0;
+  int  mtDepth = 0;
+  int  btDepth = 0;
+};
+
+// veto: modes that must not be RD-tested. force: modes that must be tested even where VTM's own heuristics
+// (LCTUFast depth limits, TT skipping, ...) would skip them; illegal splits are never tested.
+struct Decision
+{
+  uint8_t veto  = 0;
+  uint8_t force = 0;
+};
+
+class Guide
+{
+public:
+  virtual ~Guide() = default;
+  virtual void     beginPicture(const PictureInfo& picture) = 0;
+  virtual Decision decide(const CuQuery& cu)                 = 0;
+  virtual void     endCtu(int /*x*/, int /*y*/) {}
+};
+
+// An error raised by a guide; the encoder reports it and stops with a non-zero exit code.
+class GuideError : public std::runtime_error
+{
+public:
+  using std::runtime_error::runtime_error;
+};
+}   // namespace pmp
