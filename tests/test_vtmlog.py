@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from pmp_vvc.errors import InputError
-from pmp_vvc.vtmlog import error_lines, log_tail, parse_log, read_log
+from pmp_vvc.vtmlog import GuideStats, error_lines, log_tail, parse_log, read_log
 
 LOGS = Path(__file__).parent / "data" / "logs"
 
@@ -72,14 +72,19 @@ def test_pmp_counter_lines() -> None:
         "PMP counters: channel=luma intra=1234 qt=10 bt_h=20 bt_v=30 tt_h=40 tt_v=50\n"
         "PMP counters: channel=chroma intra=99 qt=1 bt_h=2 bt_v=3 tt_h=0 tt_v=0\n"
         "PMP counters: channel=broken intra=x\n"
-        "PMP guide: pictures=2 cpu_time=0.123\n"
+        "PMP guide: pictures=2 cpu_time=0.123 fallbacks=3\n"
     )
     log = parse_log(text)
     luma, chroma = log.counter("luma"), log.counter("chroma")
     assert luma is not None and chroma is not None and len(log.counters) == 2
     assert (luma.intra, luma.splits, luma.total) == (1234, 150, 1384)
     assert chroma.total == 105
-    assert log.guide is not None and (log.guide.pictures, log.guide.cpu_time) == (2, 0.123)
+    assert log.guide is not None and (log.guide.pictures, log.guide.cpu_time, log.guide.fallbacks) == (
+        2,
+        0.123,
+        3,
+    )
+    assert parse_log("PMP guide: pictures=1 cpu_time=0.5\n").guide == GuideStats(1, 0.5, None)
     assert log.complete
 
 

@@ -7,7 +7,7 @@ What is read, line by line:
 * the first summary table (``Total Frames | Bitrate Y-PSNR U-PSNR V-PSNR YUV-PSNR``; bitrate in kbps);
 * `` Total Time: 4.995 sec. [user] 4.996 sec. [elapsed]``;
 * our build's counter lines (optional): ``PMP counters: channel=luma intra=.. qt=.. bt_h=.. bt_v=..
-  tt_h=.. tt_v=..`` (one per channel) and ``PMP guide: pictures=.. cpu_time=..``;
+  tt_h=.. tt_v=..`` (one per channel) and ``PMP guide: pictures=.. cpu_time=.. [fallbacks=..]``;
 * error lines (``command line error: ...``, ``Error ...``, the message after ``terminate called``).
 
 VTM's own YUV-PSNR column weights by sample count; :attr:`SummaryStats.psnr_yuv` is the JVET
@@ -126,6 +126,7 @@ class GuideStats:
 
     pictures: int
     cpu_time: float
+    fallbacks: int | None = None
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,8 @@ def _parse_counters(body: str) -> ChannelCounters | None:
 def _parse_guide(body: str) -> GuideStats | None:
     fields = dict(_KV.findall(body))
     try:
-        return GuideStats(pictures=int(fields["pictures"]), cpu_time=float(fields["cpu_time"]))
+        fallbacks = int(fields["fallbacks"]) if "fallbacks" in fields else None
+        return GuideStats(int(fields["pictures"]), float(fields["cpu_time"]), fallbacks)
     except (KeyError, ValueError):
         return None
 
