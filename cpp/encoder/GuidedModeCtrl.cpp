@@ -20,6 +20,7 @@ uint8_t modeBit(EncTestModeType type)
   case ETM_SPLIT_TT_H: return kTtH;
   case ETM_SPLIT_TT_V: return kTtV;
   case ETM_INTRA:
+  case ETM_RECO_CACHED:   // a non-split coding of this CU found earlier, reused
   case ETM_PALETTE:
   case ETM_IBC:
   case ETM_IBC_MERGE: return kNoSplit;
@@ -86,12 +87,14 @@ void GuidedModeCtrl::finishCULevel(Partitioner& partitioner)
 
 bool GuidedModeCtrl::tryMode(const EncTestMode& encTestmode, const CodingStructure& cs, Partitioner& partitioner)
 {
-  CuGuidance& g  = m_levels.back();
-  const bool  ok = (g.guided && !g.fallback) ? guidedTry(g, encTestmode, cs, partitioner)
-                                             : EncModeCtrlMTnoRQT::tryMode(encTestmode, cs, partitioner);
+  // VTM may pass a reference into the mode stack itself, which guidedTry can reallocate: work on a copy.
+  const EncTestMode mode = encTestmode;
+  CuGuidance&       g    = m_levels.back();
+  const bool        ok   = (g.guided && !g.fallback) ? guidedTry(g, mode, cs, partitioner)
+                                                     : EncModeCtrlMTnoRQT::tryMode(mode, cs, partitioner);
   if (ok)
   {
-    count(encTestmode, partitioner);
+    count(mode, partitioner);
   }
   return ok;
 }
@@ -102,10 +105,10 @@ bool GuidedModeCtrl::guidedTry(CuGuidance& g, const EncTestMode& mode, const Cod
   auto& testModes = m_ComprCUCtxList.back().testModes;
   if (!g.listSeen)
   {
-    // First question of this CU: the stack holds VTM's whole list. Keep a copy, and put a sentinel at the
-    // bottom, so that the guide gets a last word before the list runs dry.
+    // First question of this CU: VTM's context holds its whole list. Keep a copy for the fallback, and put a
+    // sentinel at the bottom of the stack, so that the guide gets a last word before the list runs dry.
     g.listSeen      = true;
-    g.original.assign(testModes.begin(), testModes.end());
+    g.pristine      = std::make_unique<ComprCUCtx>(m_ComprCUCtxList.back());
     testModes.insert(testModes.begin(), EncTestMode{ ETM_POST_DONT_SPLIT });
     g.sentinelArmed = true;
   }
@@ -114,16 +117,12 @@ bool GuidedModeCtrl::guidedTry(CuGuidance& g, const EncTestMode& mode, const Cod
     g.sentinelArmed = false;
     if (m_ComprCUCtxList.back().bestCS == nullptr)
     {
-      // Nothing was tested successfully: re-run VTM's own list without the guide. The caller pops the top
-      // entry after this returns false, so a placeholder goes on top of the restored list.
+      // Nothing was tested successfully: re-run VTM's own list from VTM's own context, as if the guide had
+      // never ruled here. The caller pops the top entry after this returns false, hence the placeholder.
       g.fallback = true;
       m_session.counters().fallbacks++;
-      testModes.clear();
-      for (const auto& m: g.original)
-      {
-        testModes.push_back(m);
-      }
-      testModes.push_back(EncTestMode{ ETM_POST_DONT_SPLIT });
+      m_ComprCUCtxList.back() = *g.pristine;
+      m_ComprCUCtxList.back().testModes.push_back(EncTestMode{ ETM_POST_DONT_SPLIT });
     }
     return false;
   }

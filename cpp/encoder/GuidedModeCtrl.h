@@ -8,6 +8,7 @@
 #include "EncModeCtrl.h"
 #include "encoder/Session.h"
 
+#include <memory>
 #include <vector>
 
 namespace pmp
@@ -30,7 +31,7 @@ private:
     bool                     listSeen     = false;   // the sentinel and the saved list are in place
     bool                     sentinelArmed = false;
     bool                     fallback     = false;   // the unmodified list is being re-run
-    std::vector<EncTestMode> original;               // the test modes VTM chose, for the fallback
+    std::unique_ptr<ComprCUCtx> pristine;            // VTM's context as initCULevel left it, for the fallback
   };
 
   bool guidedTry(CuGuidance& g, const EncTestMode& mode, const CodingStructure& cs, Partitioner& partitioner);

@@ -1,0 +1,156 @@
+"""Run the pmp-vvc encoder (patched VTM-23.13) from Python and get its results as a typed record.
+
+Each :func:`encode` runs in a forked child process: VTM keeps global state and may call ``exit()``,
+so a child keeps repeated encodes independent and lets us measure the encoder's own CPU time
+(user + sys of the child, network inference of a guide included). A Python guide object is inherited
+by the child as it is; its state changes there do not come back.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pmp_vvc.buildinfo import extension
+from pmp_vvc.errors import EncodeError
+from pmp_vvc.vtmargs import check_encoder_args
+from pmp_vvc.vtmlog import ChannelCounters, EncoderLog, FrameStats, GuideStats, log_tail, parse_log
+
+
+@dataclass(frozen=True)
+class EncodeStats:
+    """Results of one encode: per-frame bits and PSNR, encoder CPU time, RD-check counters."""
+
+    frames: tuple[FrameStats, ...]
+    cpu_time: float
+    wall_time: float
+    luma: ChannelCounters
+    chroma: ChannelCounters
+    guide: GuideStats | None
+    log: EncoderLog
+    log_text: str
+
+    @property
+    def total_bits(self) -> int:
+        """Bits of all coded pictures."""
+        return sum(f.bits for f in self.frames)
+
+    @property
+    def rd_checks(self) -> int:
+        """All RD tests run (non-split searches plus split modes), both trees."""
+        return self.luma.total + self.chroma.total
+
+
+@dataclass(frozen=True)
+class _FileState:
+    path: Path
+    stamp: tuple[int, int] | None
+
+    @classmethod
+    def of(cls, path: Path) -> _FileState:
+        st = path.stat() if path.exists() else None
+        return cls(path, (st.st_mtime_ns, st.st_size) if st else None)
+
+    def changed(self) -> bool:
+        return _FileState.of(self.path).stamp != self.stamp
+
+
+def remove_changed_outputs(states: Sequence[_FileState]) -> None:
+    """Delete outputs that a failed run created or rewrote, so that no half-written file is left."""
+    for s in states:
+        if s.changed() and s.path.is_file():
+            s.path.unlink()
+
+
+def snapshot_outputs(paths: Sequence[Path]) -> list[_FileState]:
+    """Remember the state of output files before a run (see :func:`remove_changed_outputs`)."""
+    return [_FileState.of(p) for p in paths]
+
+
+def _child(args: list[str], guide: Any, log_fd: int) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    from pmp_vvc.guides import guide_from_options
+
+    return int(extension().run_encoder(["pmp-encoder", *args], guide=guide, guide_factory=guide_from_options))
+
+
+def _fork_encode(args: list[str], guide: Any, log_path: Path) -> tuple[int, float, float]:
+    """Run the encoder in a forked child writing its log to ``log_path``; returns (exit code, CPU s, wall s)."""
+    extension()  # fail in the parent, with the clear message, if the build is missing
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    t0 = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # child: never returns
+        rc = 70
+        try:
+            rc = _child(args, guide, fd)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(rc)
+    os.close(fd)
+    try:
+        _, status, usage = os.wait4(pid, 0)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    wall = time.perf_counter() - t0
+    return os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, wall
+
+
+def encode(args: Sequence[str], guide: Any = None, *, log_path: str | Path | None = None) -> EncodeStats:
+    """Encode with the EncoderApp command line ``args`` (without argv[0]) and an optional guide.
+
+    Args:
+        args: VTM EncoderApp options, e.g. ``["-c", cfg, "-c", seq_cfg, "-q", "37", "-b", "out.bin"]``;
+            ``--PMP*`` options are accepted too.
+        guide: a :class:`pmp_vvc.guides.Guide` instance; overrides ``--PMPGuide``/``--PMPModel``.
+        log_path: where to keep the encoder log (default: a temporary file, removed afterwards).
+
+    Raises:
+        ConfigError, InputError: bad cfg or input, found before encoding.
+        EncodeError: the encoder failed; the message holds the tail of its log. Outputs it created
+            or rewrote are removed.
+        BuildError: the extension is not built.
+    """
+    arg_list = [str(a) for a in args]
+    merged = check_encoder_args(arg_list)
+    before = snapshot_outputs(merged.outputs)
+    keep = log_path is not None
+    path = Path(log_path) if keep else Path(tempfile.mkstemp(prefix="pmp-encode-", suffix=".log")[1])
+    try:
+        rc, cpu, wall = _fork_encode(arg_list, guide, path)
+        text = path.read_text(errors="replace")
+    finally:
+        if not keep:
+            path.unlink(missing_ok=True)
+    log = parse_log(text)
+    luma, chroma = log.counter("luma"), log.counter("chroma")
+    if rc != 0 or not log.complete or luma is None or chroma is None:
+        remove_changed_outputs(before)
+        raise EncodeError(f"encoder failed (exit code {rc}):\n{log_tail(text)}")
+    return EncodeStats(
+        frames=log.frames,
+        cpu_time=cpu,
+        wall_time=wall,
+        luma=luma,
+        chroma=chroma,
+        guide=log.guide,
+        log=log,
+        log_text=text,
+    )

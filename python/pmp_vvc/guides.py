@@ -1,0 +1,88 @@
+"""Partition guides written in Python, and the factory that builds a guide from ``--PMP*`` options.
+
+A guide subclasses :class:`Guide` (the compiled interface) and answers, for each CU node of the split
+search, which test modes to veto and which to force (:class:`Decision` with :class:`SplitMode` masks).
+The built-in guides here are simple rules used for tests and for a model-free baseline; the
+partition-map predictor builds its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from pmp_vvc.buildinfo import extension
+from pmp_vvc.errors import ConfigError
+
+_vtm = extension()
+Guide = _vtm.Guide
+Decision = _vtm.Decision
+CuQuery = _vtm.CuQuery
+SplitMode = _vtm.SplitMode
+
+_ALL = int(SplitMode.ALL)
+
+
+class NoQtBelowGuide(Guide):  # type: ignore[misc,valid-type]
+    """Vetoes every luma QT split of a CU smaller than ``min_size`` (default 64: QT only from 64x64 down to 32)."""
+
+    def __init__(self, min_size: int = 64) -> None:
+        super().__init__()
+        if min_size not in (8, 16, 32, 64):
+            raise ConfigError(f"no-qt-below: min_size must be 8, 16, 32 or 64, got {min_size}")
+        self.min_size = min_size
+
+    def decide(self, cu: CuQuery) -> Decision:
+        """Veto QT below the size limit, leave everything else to VTM."""
+        if not cu.chroma and cu.width < self.min_size:
+            return Decision(veto=int(SplitMode.QT))
+        return Decision()
+
+
+class VetoAllGuide(Guide):  # type: ignore[misc,valid-type]
+    """Vetoes every mode of every CU: exercises the encoder's fallback to VTM's own list."""
+
+    def decide(self, cu: CuQuery) -> Decision:
+        """Veto everything."""
+        return Decision(veto=_ALL)
+
+
+BUILTIN_GUIDES: dict[str, Callable[..., Guide]] = {
+    "no-qt-below": NoQtBelowGuide,
+    "veto-all": VetoAllGuide,
+}
+
+
+def parse_guide_spec(spec: str) -> tuple[str, dict[str, int]]:
+    """Split ``name[:value]`` or ``name:key=value,...`` into a guide name and integer keyword arguments.
+
+    Raises:
+        ConfigError: unknown guide name or malformed arguments.
+    """
+    name, _, arg_text = spec.partition(":")
+    if name not in BUILTIN_GUIDES:
+        raise ConfigError(f"unknown --PMPGuide {name!r}; known: {', '.join(sorted(BUILTIN_GUIDES))}")
+    kwargs: dict[str, int] = {}
+    for item in filter(None, arg_text.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            key, value = "min_size", item
+        try:
+            kwargs[key.strip()] = int(value)
+        except ValueError:
+            raise ConfigError(f"--PMPGuide {spec!r}: {key} must be an integer") from None
+    return name, kwargs
+
+
+def guide_from_options(options: Mapping[str, str]) -> Guide | None:
+    """Build the guide named by the encoder's ``--PMPGuide``/``--PMPModel`` options (None for none)."""
+    model = options.get("PMPModel", "")
+    spec = options.get("PMPGuide", "")
+    if model:
+        raise ConfigError("--PMPModel: model-guided encoding is not part of this build yet")
+    if not spec:
+        return None
+    name, kwargs = parse_guide_spec(spec)
+    try:
+        return BUILTIN_GUIDES[name](**kwargs)
+    except TypeError as err:
+        raise ConfigError(f"--PMPGuide {spec!r}: {err}") from None
