@@ -60,7 +60,8 @@ def parse_guide_spec(spec: str) -> tuple[str, dict[str, int]]:
     """
     name, _, arg_text = spec.partition(":")
     if name not in BUILTIN_GUIDES:
-        raise ConfigError(f"unknown --PMPGuide {name!r}; known: {', '.join(sorted(BUILTIN_GUIDES))}")
+        known = ", ".join([*sorted(BUILTIN_GUIDES), "oracle:DUMP", "replay:NPZ"])
+        raise ConfigError(f"unknown --PMPGuide {name!r}; known: {known}")
     kwargs: dict[str, int] = {}
     for item in filter(None, arg_text.split(",")):
         key, eq, value = item.partition("=")
@@ -73,12 +74,48 @@ def parse_guide_spec(spec: str) -> tuple[str, dict[str, int]]:
     return name, kwargs
 
 
+MAP_GUIDE_SOURCES = ("oracle", "replay")
+
+
+def _number(options: Mapping[str, str], key: str, default: str, kind: type[int] | type[float]) -> int | float:
+    text = options.get(key, "") or default
+    try:
+        return kind(text)
+    except ValueError:
+        raise ConfigError(f"--{key}={text!r} is not a valid {kind.__name__}") from None
+
+
 def guide_from_options(options: Mapping[str, str]) -> Guide | None:
-    """Build the guide named by the encoder's ``--PMPGuide``/``--PMPModel`` options (None for none)."""
+    """Build the guide named by the encoder's ``--PMPGuide``/``--PMPModel`` options (None for none).
+
+    ``--PMPModel=FILE`` runs the ONNX model in the loop (:class:`pmp_vvc.predictor.ModelPredictor`);
+    ``--PMPGuide=oracle:DUMP`` replays the luma partition of an anchor's ``--PMPDumpPartition`` file and
+    ``--PMPGuide=replay:NPZ`` stored maps (:class:`pmp_vvc.predictor.StoredMaps`). These three drive the
+    C++ map guide with ``--PMPLevel`` and ``--PMPThreshold``. Other names are the built-in rule guides.
+
+    Raises:
+        ConfigError: bad option values or an unknown guide.
+        ModelError: the model is missing, unreadable or mismatched (before the first picture).
+        InputError: the oracle dump or stored maps cannot be read.
+    """
+    from pmp_vvc import predictor
+
     model = options.get("PMPModel", "")
     spec = options.get("PMPGuide", "")
-    if model:
-        raise ConfigError("--PMPModel: model-guided encoding is not part of this build yet")
+    name, _, arg = spec.partition(":")
+    if model or name in MAP_GUIDE_SOURCES:
+        level = int(_number(options, "PMPLevel", "2", int))
+        threshold = float(_number(options, "PMPThreshold", "0", float))
+        if model:
+            if spec and spec != "model":
+                raise ConfigError(f"--PMPModel cannot be combined with --PMPGuide={spec!r}")
+            threads = int(_number(options, "PMPThreads", "1", int))
+            source: object = predictor.ModelPredictor(model, threads=threads)
+        elif not arg:
+            raise ConfigError(f"--PMPGuide={spec!r}: give a file, e.g. --PMPGuide={name}:FILE")
+        else:
+            source = predictor.oracle_maps(arg) if name == "oracle" else predictor.StoredMaps.load(arg)
+        return predictor.map_guide(source, level=level, threshold=threshold)  # type: ignore[no-any-return]
     if not spec:
         return None
     name, kwargs = parse_guide_spec(spec)

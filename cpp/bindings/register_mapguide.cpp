@@ -1,0 +1,124 @@
+// MapGuide for Python: built with a map source (a callable returning the picture's probability maps) or fed
+// maps directly with set_maps, and decide() callable from Python so that the rules are testable alone.
+#include "guide/MapGuide.h"
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <memory>
+
+namespace py = pybind11;
+using namespace pmp;
+
+namespace
+{
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+void checkShape(const FloatArray& a, const char* name, std::initializer_list<py::ssize_t> tail)
+{
+  bool ok = a.ndim() == py::ssize_t(tail.size()) + 1;
+  int  i  = 1;
+  for (py::ssize_t n : tail)
+  {
+    ok = ok && a.shape(i++) == n;
+  }
+  if (!ok)
+  {
+    std::string want = "(B";
+    for (py::ssize_t n : tail)
+    {
+      want += "," + std::to_string(n);
+    }
+    throw py::value_error(std::string("map guide: ") + name + " must have shape " + want + ")");
+  }
+}
+
+void setMapsFromArrays(MapGuide& g, int width, int height, const FloatArray& qt, const FloatArray& mtt,
+                       const FloatArray& dir)
+{
+  constexpr int C = MapGuide::kMttClasses, L = MapGuide::kMttLayers, M = MapGuide::kMttGrid;
+  checkShape(qt, "qt", { MapGuide::kQtClasses, MapGuide::kQtGrid, MapGuide::kQtGrid });
+  checkShape(mtt, "mtt", { C, L, M, M });
+  checkShape(dir, "direction", { C, L, M, M });
+  if (qt.shape(0) != mtt.shape(0) || qt.shape(0) != dir.shape(0))
+  {
+    throw py::value_error("map guide: qt, mtt and direction must have the same number of blocks");
+  }
+  g.setMaps(width, height, qt.data(), mtt.data(), dir.data(), size_t(qt.shape(0)));
+}
+
+// A Python callable source(luma, bit_depth, qp, poc) -> (qt, mtt, direction), called with the GIL held and
+// released with the GIL held.
+MapSource wrapSource(py::object source)
+{
+  if (source.is_none())
+  {
+    return nullptr;
+  }
+  auto held = std::shared_ptr<py::object>(new py::object(std::move(source)), [](py::object* o) {
+    py::gil_scoped_acquire gil;
+    delete o;
+  });
+  return [held](const PictureInfo& pic, MapGuide& guide) {
+    py::gil_scoped_acquire gil;
+    try
+    {
+      py::array_t<int16_t> luma({ pic.luma.height, pic.luma.width },
+                                { pic.luma.stride * py::ssize_t(sizeof(int16_t)), py::ssize_t(sizeof(int16_t)) },
+                                pic.luma.data, py::capsule(pic.luma.data, [](void*) {}));
+      py::detail::array_proxy(luma.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+      py::tuple maps = (*held)(luma, pic.bitDepth, pic.qp, pic.poc);
+      if (maps.size() != 3)
+      {
+        throw GuideError("map source must return (qt, mtt, direction)");
+      }
+      setMapsFromArrays(guide, pic.luma.width, pic.luma.height, maps[0].cast<FloatArray>(),
+                        maps[1].cast<FloatArray>(), maps[2].cast<FloatArray>());
+    }
+    catch (py::error_already_set& e)
+    {
+      throw GuideError(e.what());
+    }
+    catch (py::cast_error& e)
+    {
+      throw GuideError(std::string("map source must return three float arrays: ") + e.what());
+    }
+  };
+}
+}   // namespace
+
+void registerMapGuide(py::module_& m)
+{
+  py::class_<MapGuide, Guide, std::shared_ptr<MapGuide>>(
+    m, "MapGuide",
+    "Partition-map guide (C++). source(luma, bit_depth, qp, poc) -> (qt (B,4,8,8), mtt (B,3,3,16,16), "
+    "direction (B,3,3,16,16)) class probabilities, blocks in raster order; None: maps come from set_maps.")
+    .def(py::init([](py::object source, int level, double threshold) {
+           return std::make_shared<MapGuide>(wrapSource(std::move(source)), level, threshold);
+         }),
+         py::arg("source") = py::none(), py::arg("level") = 2, py::arg("threshold") = 0.0)
+    .def("set_maps", &setMapsFromArrays, py::arg("width"), py::arg("height"), py::arg("qt"), py::arg("mtt"),
+         py::arg("direction"), "Set the maps of a width x height picture (probabilities, copied).")
+    .def("clear_maps", &MapGuide::clearMaps)
+    .def("decide", &MapGuide::decide, py::arg("cu"), "The decision for one CU node (as the encoder asks it).")
+    .def(
+      "candidates",
+      [](const MapGuide& g, const CuQuery& cu) -> py::object {
+        MapGuide::Candidates c;
+        if (!g.candidates(cu, c))
+        {
+          return py::none();
+        }
+        py::dict prob;
+        const char* names[6] = { "NO_SPLIT", "QT", "BT_H", "BT_V", "TT_H", "TT_V" };
+        for (int i = 0; i < 6; i++)
+        {
+          prob[names[i]] = c.prob[size_t(i)];
+        }
+        return py::make_tuple(int(c.implied), prob);
+      },
+      py::arg("cu"), "(implied SplitMode bit, {mode name: probability}) of a node, or None if not ruled on.")
+    .def_property_readonly("level", &MapGuide::level)
+    .def_property_readonly("threshold", &MapGuide::threshold)
+    .def_property_readonly("has_maps", &MapGuide::hasMaps);
+}

@@ -1,0 +1,375 @@
+#include "guide/MapGuide.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace pmp
+{
+namespace
+{
+// Bit index of each SplitMode in Candidates::prob, and the priority order of TIP-23 (ties go to the first).
+constexpr int     kIdxNoSplit = 0, kIdxQt = 1, kIdxBtH = 2, kIdxBtV = 3, kIdxTtH = 4, kIdxTtV = 5;
+constexpr uint8_t kPriority[6] = { kQt, kTtV, kTtH, kBtV, kBtH, kNoSplit };
+
+int bitIndex(uint8_t mode)
+{
+  int i = 0;
+  while ((1u << i) != mode)
+  {
+    i++;
+  }
+  return i;
+}
+
+template<typename T> int argmax(const T* first, int count, size_t step)
+{
+  int best = 0;
+  for (int c = 1; c < count; c++)
+  {
+    if (first[c * step] > first[best * step])
+    {
+      best = c;
+    }
+  }
+  return best;
+}
+}   // namespace
+
+// A node in its block's coordinates.
+struct MapGuide::Node
+{
+  int b;              // block index
+  int x, y, w, h;     // luma samples, relative to the block
+  int qtLevel;        // qtDepth - 1 (0 at 64x64)
+  int layer;          // mtDepth: the MTT layer whose maps decide this node
+};
+
+MapGuide::MapGuide(MapSource source, int level, double threshold, MapLimits limits)
+  : m_source(std::move(source)), m_level(level), m_threshold(threshold), m_limits(limits)
+{
+  if (level < 0 || level > kMttLayers)
+  {
+    throw GuideError("map guide: level must be 0..3, got " + std::to_string(level));
+  }
+  if (!(threshold >= 0.0 && threshold <= 1.0))
+  {
+    throw GuideError("map guide: threshold must be in [0, 1], got " + std::to_string(threshold));
+  }
+}
+
+void MapGuide::beginPicture(const PictureInfo& picture)
+{
+  if (!m_source)
+  {
+    return;   // maps are set from outside (tests)
+  }
+  clearMaps();
+  m_source(picture, *this);
+  if (m_width != picture.luma.width || m_height != picture.luma.height)
+  {
+    throw GuideError("map guide: the map source gave maps of a " + std::to_string(m_width) + "x"
+                     + std::to_string(m_height) + " picture for the " + std::to_string(picture.luma.width) + "x"
+                     + std::to_string(picture.luma.height) + " picture with POC " + std::to_string(picture.poc));
+  }
+}
+
+void MapGuide::clearMaps()
+{
+  m_width = m_height = m_blocksX = m_blocksY = 0;
+  m_qt.clear(), m_inc.clear(), m_dir.clear();
+  m_qtHard.clear(), m_incHard.clear(), m_dirHard.clear();
+  m_whole.clear();
+}
+
+void MapGuide::setMaps(int width, int height, const float* qt, const float* mtt, const float* dir, size_t numBlocks)
+{
+  if (width <= 0 || height <= 0)
+  {
+    throw GuideError("map guide: bad picture size " + std::to_string(width) + "x" + std::to_string(height));
+  }
+  const int bx = (width + kBlock - 1) / kBlock, by = (height + kBlock - 1) / kBlock;
+  if (numBlocks != size_t(bx) * size_t(by))
+  {
+    throw GuideError("map guide: " + std::to_string(numBlocks) + " blocks of maps for a " + std::to_string(width)
+                     + "x" + std::to_string(height) + " picture, which has " + std::to_string(bx * by));
+  }
+  m_qt.assign(qt, qt + numBlocks * kQtPerBlock);
+  m_inc.assign(mtt, mtt + numBlocks * kMttPerBlock);
+  m_dir.assign(dir, dir + numBlocks * kMttPerBlock);
+  for (const auto* v : { &m_qt, &m_inc, &m_dir })
+  {
+    if (!std::all_of(v->begin(), v->end(), [](float p) { return std::isfinite(p); }))
+    {
+      throw GuideError("map guide: the maps hold non-finite probabilities");
+    }
+  }
+  m_width = width, m_height = height, m_blocksX = bx, m_blocksY = by;
+
+  const size_t qtPlane = size_t(kQtGrid) * kQtGrid, mttPlane = size_t(kMttLayers) * kMttGrid * kMttGrid;
+  m_qtHard.resize(numBlocks * qtPlane);
+  m_incHard.resize(numBlocks * mttPlane);
+  m_dirHard.resize(numBlocks * mttPlane);
+  m_whole.resize(numBlocks);
+  for (size_t b = 0; b < numBlocks; b++)
+  {
+    for (size_t i = 0; i < qtPlane; i++)
+    {
+      m_qtHard[b * qtPlane + i] = int8_t(argmax(&m_qt[b * kQtPerBlock + i], kQtClasses, qtPlane));
+    }
+    for (size_t i = 0; i < mttPlane; i++)
+    {
+      m_incHard[b * mttPlane + i] = int8_t(argmax(&m_inc[b * kMttPerBlock + i], kMttClasses, mttPlane));
+      m_dirHard[b * mttPlane + i] = int8_t(argmax(&m_dir[b * kMttPerBlock + i], kMttClasses, mttPlane));
+    }
+    const int x = int(b % size_t(bx)) * kBlock, y = int(b / size_t(bx)) * kBlock;
+    m_whole[b] = x + kBlock <= width && y + kBlock <= height;
+  }
+}
+
+int MapGuide::blockIndex(const CuQuery& cu) const
+{
+  const int bx = cu.x / kBlock, by = cu.y / kBlock;
+  if (cu.x < 0 || cu.y < 0 || bx >= m_blocksX || by >= m_blocksY || cu.x + cu.width > (bx + 1) * kBlock
+      || cu.y + cu.height > (by + 1) * kBlock)
+  {
+    return -1;
+  }
+  const int b = by * m_blocksX + bx;
+  return m_whole[size_t(b)] ? b : -1;
+}
+
+bool MapGuide::legal(const Node& n, uint8_t mode) const
+{
+  const bool mtt = n.layer < m_limits.maxMtDepth;
+  const bool bt  = mtt && n.w <= m_limits.maxBt && n.h <= m_limits.maxBt;
+  const bool tt  = mtt && n.w <= m_limits.maxTt && n.h <= m_limits.maxTt;
+  switch (mode)
+  {
+  case kNoSplit: return true;
+  case kQt: return n.layer == 0 && n.w == n.h && n.w / 2 >= m_limits.minQt;
+  case kBtH: return bt && n.h >= 8;
+  case kBtV: return bt && n.w >= 8;
+  case kTtH: return tt && n.h >= 16;
+  case kTtV: return tt && n.w >= 16;
+  default: return false;
+  }
+}
+
+// The rules of pmp_vvc.partition.maps_to_splits on the argmax maps.
+uint8_t MapGuide::impliedSplit(const Node& n) const
+{
+  if (n.layer == 0 && n.w == n.h && n.w >= 16)
+  {
+    const int r0 = n.y / 8, c0 = n.x / 8, cells = n.w / 8;
+    int       deeper = 0;
+    for (int r = r0; r < r0 + cells; r++)
+    {
+      for (int c = c0; c < c0 + cells; c++)
+      {
+        deeper += qtHard(n.b, r, c) > n.qtLevel;
+      }
+    }
+    if (2 * deeper > cells * cells)
+    {
+      return kQt;
+    }
+  }
+  if (n.layer >= kMttLayers)
+  {
+    return kNoSplit;
+  }
+  const int r0 = n.y / 4, c0 = n.x / 4, rows = n.h / 4, cols = n.w / 4;
+  const int dir = mttHard(m_dirHard, n.b, n.layer, r0, c0);
+  for (int r = r0; r < r0 + rows; r++)
+  {
+    for (int c = c0; c < c0 + cols; c++)
+    {
+      if (mttHard(m_dirHard, n.b, n.layer, r, c) != dir)
+      {
+        return kNoSplit;
+      }
+    }
+  }
+  if (dir == 0)
+  {
+    return kNoSplit;
+  }
+  const bool horizontal = dir == 1;
+  const int  side       = horizontal ? n.h : n.w;
+  const int  qRows = horizontal ? std::max(rows / 4, 1) : rows, qCols = horizontal ? cols : std::max(cols / 4, 1);
+  int        plus2 = 0;
+  for (int r = r0; r < r0 + qRows; r++)
+  {
+    for (int c = c0; c < c0 + qCols; c++)
+    {
+      plus2 += mttHard(m_incHard, n.b, n.layer, r, c) >= 2;
+    }
+  }
+  if (2 * plus2 > qRows * qCols && side >= 16)
+  {
+    return horizontal ? kTtH : kTtV;
+  }
+  if (side >= 8)
+  {
+    return horizontal ? kBtH : kBtV;
+  }
+  return kNoSplit;
+}
+
+// P(QT) = mean P(QT depth > level); the rest is shared by the layer's direction classes (mean over the node),
+// each direction split into TT and BT by the mean P(+2) over its first quarter.
+void MapGuide::modeProbabilities(const Node& n, std::array<double, 6>& prob) const
+{
+  prob.fill(0.0);
+  double pQt = 0.0;
+  if (n.layer == 0 && n.w == n.h && n.w >= 16)
+  {
+    const int r0 = n.y / 8, c0 = n.x / 8, cells = n.w / 8;
+    for (int r = r0; r < r0 + cells; r++)
+    {
+      for (int c = c0; c < c0 + cells; c++)
+      {
+        for (int k = n.qtLevel + 1; k < kQtClasses; k++)
+        {
+          pQt += qtP(n.b, k, r, c);
+        }
+      }
+    }
+    pQt /= double(cells * cells);
+  }
+  prob[kIdxQt] = pQt;
+  if (n.layer >= kMttLayers)
+  {
+    prob[kIdxNoSplit] = 1.0 - pQt;
+    return;
+  }
+  const int r0 = n.y / 4, c0 = n.x / 4, rows = n.h / 4, cols = n.w / 4;
+  double    pd[3] = { 0.0, 0.0, 0.0 }, ptt[3] = { 0.0, 0.0, 0.0 };
+  int       quarterCells[3] = { 0, 0, 0 };
+  for (int r = r0; r < r0 + rows; r++)
+  {
+    for (int c = c0; c < c0 + cols; c++)
+    {
+      for (int k = 0; k < kMttClasses; k++)
+      {
+        pd[k] += mttP(m_dir, n.b, k, n.layer, r, c);
+      }
+      const double plus2 = mttP(m_inc, n.b, 2, n.layer, r, c);
+      if (r < r0 + std::max(rows / 4, 1))
+      {
+        ptt[1] += plus2, quarterCells[1]++;
+      }
+      if (c < c0 + std::max(cols / 4, 1))
+      {
+        ptt[2] += plus2, quarterCells[2]++;
+      }
+    }
+  }
+  const double rest = std::max(0.0, 1.0 - pQt), cellCount = double(rows * cols);
+  const double th = ptt[1] / quarterCells[1], tv = ptt[2] / quarterCells[2];
+  prob[kIdxNoSplit] = rest * pd[0] / cellCount;
+  prob[kIdxTtH]     = rest * pd[1] / cellCount * th;
+  prob[kIdxBtH]     = rest * pd[1] / cellCount * (1.0 - th);
+  prob[kIdxTtV]     = rest * pd[2] / cellCount * tv;
+  prob[kIdxBtV]     = rest * pd[2] / cellCount * (1.0 - tv);
+}
+
+bool MapGuide::candidates(const CuQuery& cu, Candidates& out) const
+{
+  if (cu.chroma || !hasMaps() || cu.mtDepth > std::max(m_level - 1, 0) || cu.qtDepth < 1)
+  {
+    return false;
+  }
+  const int b = blockIndex(cu);
+  if (b < 0)
+  {
+    return false;
+  }
+  const Node n{ b, cu.x % kBlock, cu.y % kBlock, cu.width, cu.height, cu.qtDepth - 1, cu.mtDepth };
+  modeProbabilities(n, out.prob);
+  double legalMass = 0.0;
+  for (uint8_t mode : kPriority)
+  {
+    if (!legal(n, mode))
+    {
+      out.prob[bitIndex(mode)] = 0.0;
+    }
+    legalMass += out.prob[bitIndex(mode)];
+  }
+  if (legalMass > 0.0)
+  {
+    for (double& p : out.prob)
+    {
+      p /= legalMass;
+    }
+  }
+  else
+  {
+    out.prob[kIdxNoSplit] = 1.0;
+  }
+  out.implied = impliedSplit(n);
+  if (!legal(n, out.implied))
+  {
+    // Inconsistent maps (e.g. an MTT split of a 64x64 node): the most probable legal mode instead.
+    out.implied = kNoSplit;
+    for (uint8_t mode : kPriority)
+    {
+      if (out.prob[bitIndex(mode)] > out.prob[bitIndex(out.implied)])
+      {
+        out.implied = mode;
+      }
+    }
+  }
+  return true;
+}
+
+Decision MapGuide::decide(const CuQuery& cu)
+{
+  Candidates c;
+  if (!candidates(cu, c))
+  {
+    return {};
+  }
+  const uint8_t allowed = kAllModes;
+  if (m_level == 0)
+  {
+    // L0: the map fixes the QT depth only; MTT splits stay with VTM's RDO. A QT leaf forces the non-split
+    // search (past LCTUFast), or a 64x64 leaf could be left with no mode at all.
+    const Node n{ 0, 0, 0, cu.width, cu.height, cu.qtDepth - 1, cu.mtDepth };
+    if (!legal(n, kQt))
+    {
+      return {};
+    }
+    const bool   qt         = c.implied == kQt;
+    const double confidence = qt ? c.prob[kIdxQt] : 1.0 - c.prob[kIdxQt];
+    if (confidence < m_threshold)
+    {
+      return {};
+    }
+    return qt ? Decision{ uint8_t(allowed & ~kQt), kQt } : Decision{ kQt, kNoSplit };
+  }
+  // Lk: the smallest set of modes, the map's own split first and then by probability, whose mass reaches
+  // the threshold (threshold 0: the map's split alone, as in TIP-23).
+  uint8_t set  = c.implied;
+  double  mass = c.prob[bitIndex(c.implied)];
+  while (mass < m_threshold)
+  {
+    uint8_t next = 0;
+    for (uint8_t mode : kPriority)
+    {
+      if (!(set & mode) && c.prob[bitIndex(mode)] > 0.0 && (next == 0 || c.prob[bitIndex(mode)] > c.prob[bitIndex(next)]))
+      {
+        next = mode;
+      }
+    }
+    if (next == 0)
+    {
+      break;
+    }
+    set |= next;
+    mass += c.prob[bitIndex(next)];
+  }
+  return Decision{ uint8_t(allowed & ~set), set };
+}
+}   // namespace pmp

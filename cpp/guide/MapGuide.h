@@ -1,0 +1,102 @@
+// A guide driven by per-picture partition maps (design partition-map.md §2-3): for every whole 64x64 luma
+// block, class probabilities of the QT depth (per 8x8 cell), and per MTT layer of the btDepth increment and
+// split direction (per 4x4 cell). decide() turns them into the one split the maps imply (TIP-23 rules, at
+// acceleration levels L0..L3), or, below a confidence threshold, into a small candidate set.
+// Plain C++17, no VTM types: the maps come from a MapSource (a model, an oracle, stored maps, a test).
+#pragma once
+
+#include "guide/Guide.h"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace pmp
+{
+class MapGuide;
+
+// Called at the start of every picture; must hand the picture's maps to the guide (MapGuide::setMaps).
+using MapSource = std::function<void(const PictureInfo&, MapGuide&)>;
+
+// The split-legality limits the guide assumes (VTM's all-intra cfg, luma tree), so that it never proposes a
+// split canSplit would refuse. The encoder still checks legality itself.
+struct MapLimits
+{
+  int maxBt      = 32;   // MaxBTLumaISlice
+  int maxTt      = 32;   // MaxTTLumaISlice
+  int maxMtDepth = 3;    // MaxMTTHierarchyDepthISliceL
+  int minQt      = 8;    // MinQTLumaISlice
+};
+
+class MapGuide : public Guide
+{
+public:
+  static constexpr int kBlock     = 64;
+  static constexpr int kQtGrid    = 8;    // 8x8 cells of 8x8 luma
+  static constexpr int kMttGrid   = 16;   // 16x16 cells of 4x4 luma
+  static constexpr int kQtClasses = 4;    // qtDepth - 1 = 0..3
+  static constexpr int kMttLayers = 3;
+  static constexpr int kMttClasses = 3;   // increments 0/+1/+2; directions none/hor/ver
+  static constexpr size_t kQtPerBlock  = size_t(kQtClasses) * kQtGrid * kQtGrid;
+  static constexpr size_t kMttPerBlock = size_t(kMttClasses) * kMttLayers * kMttGrid * kMttGrid;
+
+  // level 0..3 (MTT layers decided by the map), threshold in [0, 1] (0: hard maps, one candidate per node).
+  MapGuide(MapSource source, int level, double threshold, MapLimits limits = MapLimits{});
+
+  void     beginPicture(const PictureInfo& picture) override;
+  Decision decide(const CuQuery& cu) override;
+
+  // Maps of a width x height picture, blocks in raster order over ceil(width/64) x ceil(height/64), layouts
+  // (block, class, row, col) for qt and (block, class, layer, row, col) for mtt/dir (the model's outputs after
+  // a softmax over the class axis). Values are copied. Blocks not wholly inside the picture are ignored.
+  void setMaps(int width, int height, const float* qt, const float* mtt, const float* dir, size_t numBlocks);
+  void clearMaps();
+
+  bool   hasMaps() const { return m_width > 0; }
+  int    level() const { return m_level; }
+  double threshold() const { return m_threshold; }
+  int    width() const { return m_width; }
+  int    height() const { return m_height; }
+
+  // The candidate modes of a node with their probabilities, the map's own split first (exposed for tests).
+  struct Candidates
+  {
+    uint8_t                implied = 0;     // SplitMode bit of the hard-map split (kNoSplit for none)
+    std::array<double, 6>  prob{};          // by SplitMode bit index: NoSplit, QT, BT_H, BT_V, TT_H, TT_V
+  };
+  // False when the guide does not rule on this node (chroma, no maps, edge block, deeper than the level).
+  bool candidates(const CuQuery& cu, Candidates& out) const;
+
+private:
+  struct Node;
+  int  blockIndex(const CuQuery& cu) const;
+  uint8_t impliedSplit(const Node& n) const;
+  void modeProbabilities(const Node& n, std::array<double, 6>& prob) const;
+  bool legal(const Node& n, uint8_t mode) const;
+
+  float qtP(int b, int c, int r, int col) const
+  {
+    return m_qt[((size_t(b) * kQtClasses + c) * kQtGrid + r) * kQtGrid + col];
+  }
+  float mttP(const std::vector<float>& v, int b, int c, int layer, int r, int col) const
+  {
+    return v[(((size_t(b) * kMttClasses + c) * kMttLayers + layer) * kMttGrid + r) * kMttGrid + col];
+  }
+  int8_t qtHard(int b, int r, int c) const { return m_qtHard[(size_t(b) * kQtGrid + r) * kQtGrid + c]; }
+  int8_t mttHard(const std::vector<int8_t>& v, int b, int layer, int r, int c) const
+  {
+    return v[((size_t(b) * kMttLayers + layer) * kMttGrid + r) * kMttGrid + c];
+  }
+
+  MapSource         m_source;
+  int               m_level;
+  double            m_threshold;
+  MapLimits         m_limits;
+  int               m_width = 0, m_height = 0, m_blocksX = 0, m_blocksY = 0;
+  std::vector<float>  m_qt, m_inc, m_dir;               // probabilities
+  std::vector<int8_t> m_qtHard, m_incHard, m_dirHard;   // their argmax (the hard maps)
+  std::vector<uint8_t> m_whole;                         // block lies wholly inside the picture
+};
+}   // namespace pmp

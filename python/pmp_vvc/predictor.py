@@ -1,0 +1,211 @@
+"""Map sources for the partition-map guide: the ONNX model in the loop, an oracle, stored maps.
+
+A map source is called by :class:`MapGuide` (C++) at the start of every picture with the original luma
+plane (int16 at the internal bit depth, not LMCS-reshaped), the bit depth, the slice QP and the POC, and
+returns the picture's class probabilities ``(qt (B,4,8,8), mtt (B,3,3,16,16), direction (B,3,3,16,16))``
+for all 64x64 blocks in raster order (layouts of the model's outputs: batch, class[, layer], row, col).
+The guide ignores blocks that are not wholly inside the picture, so sources may leave them at zero.
+
+* :class:`ModelPredictor`: onnxruntime on all whole blocks of the picture in one batch, inputs cut by
+  :func:`pmp_vvc.labels.extract_blocks` exactly as for training.
+* :class:`StoredMaps`: maps kept per POC (replay; ``--PMPGuide=replay:<npz>``), and :func:`oracle_maps`:
+  one-hot maps of an anchor's partition dump (``--PMPGuide=oracle:<dump>``), the ceiling of the method.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pmp_vvc.buildinfo import extension
+from pmp_vvc.errors import ConfigError, InputError, ModelError
+from pmp_vvc.labels import extract_blocks
+from pmp_vvc.partition import BLOCK_SIZE, PartitionMaps, cus_to_maps, read_dump
+
+FloatArray = npt.NDArray[np.float32]
+QT_CLASSES, MTT_CLASSES, MTT_LAYERS = 4, 3, 3
+QT_GRID, MTT_GRID = 8, 16
+TRAINING_BIT_DEPTH = 8  # the model was trained on 8-bit sources divided by 255
+
+
+@dataclass(frozen=True)
+class MapProbabilities:
+    """Class probabilities of one picture's luma maps, one entry per 64x64 block (raster order)."""
+
+    width: int
+    height: int
+    qt: FloatArray  # (B, 4, 8, 8)
+    mtt: FloatArray  # (B, 3, 3, 16, 16): (class, layer) of the btDepth increment
+    direction: FloatArray  # (B, 3, 3, 16, 16): (class, layer) none / horizontal / vertical
+
+    def as_tuple(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Return the (qt, mtt, direction) triple a map source returns."""
+        return self.qt, self.mtt, self.direction
+
+
+def block_grid(width: int, height: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Origins (B,2) of the 64x64 blocks of a picture in raster order, and which lie wholly inside it."""
+    nbx, nby = -(-width // BLOCK_SIZE), -(-height // BLOCK_SIZE)
+    by, bx = np.divmod(np.arange(nbx * nby), nbx)
+    origins = np.stack([bx * BLOCK_SIZE, by * BLOCK_SIZE], axis=1).astype(np.int64)
+    whole = (origins[:, 0] + BLOCK_SIZE <= width) & (origins[:, 1] + BLOCK_SIZE <= height)
+    return origins, whole
+
+
+def empty_maps(width: int, height: int) -> MapProbabilities:
+    """All-zero maps of a picture (blocks nobody predicts)."""
+    b = len(block_grid(width, height)[0])
+    mtt_shape = (b, MTT_CLASSES, MTT_LAYERS, MTT_GRID, MTT_GRID)
+    return MapProbabilities(width, height, np.zeros((b, QT_CLASSES, QT_GRID, QT_GRID), np.float32),
+                            np.zeros(mtt_shape, np.float32), np.zeros(mtt_shape, np.float32))
+
+
+def softmax(logits: FloatArray, axis: int = 1) -> FloatArray:
+    """Numerically stable softmax along ``axis`` (float32)."""
+    z = logits - logits.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=axis, keepdims=True), dtype=np.float32)
+
+
+def _one_hot(labels: npt.NDArray[np.int8], classes: int) -> FloatArray:
+    """(B, ...) integer labels (-1: none) to (B, classes, ...) one-hot float32."""
+    out = np.zeros((labels.shape[0], classes, *labels.shape[1:]), dtype=np.float32)
+    for c in range(classes):
+        out[:, c] = labels == c
+    return out
+
+
+def one_hot(maps: PartitionMaps) -> MapProbabilities:
+    """Hard partition maps as probabilities (1 for the true class, 0 elsewhere and outside the picture)."""
+    if maps.chroma:
+        raise InputError("one_hot: the map guide uses luma-tree maps")
+    return MapProbabilities(maps.width, maps.height, _one_hot(maps.qt, QT_CLASSES),
+                            _one_hot(maps.increments, MTT_CLASSES), _one_hot(maps.direction, MTT_CLASSES))
+
+
+def model_input(luma: npt.NDArray[np.integer], bit_depth: int, origins: npt.NDArray[np.int64]) -> FloatArray:
+    """Return the model's ``luma`` input (n,1,68,68) for blocks at ``origins`` of a plane at ``bit_depth``.
+
+    Samples are scaled as in training (8-bit sources divided by 255): an internal-bit-depth plane is
+    divided by ``255 * 2**(bit_depth-8)``, which gives bit-identical inputs for 8-bit sources.
+    """
+    if bit_depth < TRAINING_BIT_DEPTH:
+        raise InputError(f"luma bit depth {bit_depth} < {TRAINING_BIT_DEPTH} is not supported")
+    blocks = extract_blocks(np.asarray(luma), origins)
+    scale = np.float32(255 << (bit_depth - TRAINING_BIT_DEPTH))
+    return (blocks.astype(np.float32) / scale).astype(np.float32)[:, None]
+
+
+class ModelPredictor:
+    """The ONNX partition-map model as a map source (onnxruntime, CPU).
+
+    Args:
+        path: the ONNX file (interface of :mod:`pmp_vvc.export`).
+        threads: onnxruntime intra-op threads (1 for a fair comparison with single-threaded VTM).
+
+    Raises:
+        ModelError: missing, unreadable or mismatched model (checked here, before any picture).
+    """
+
+    def __init__(self, path: str | Path, threads: int = 1) -> None:
+        from pmp_vvc.export import open_session
+
+        self.path = Path(path)
+        if threads < 1:
+            raise ConfigError(f"--PMPThreads must be >= 1, got {threads}")
+        if not self.path.is_file():
+            raise ModelError(f"model file {self.path} does not exist")
+        if not os.access(self.path, os.R_OK):
+            raise ModelError(f"model file {self.path} is not readable")
+        self.session = open_session(self.path, threads)
+
+    def predict(self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int) -> MapProbabilities:
+        """Probability maps of one picture: all whole 64x64 blocks in one batch, other blocks zero."""
+        from pmp_vvc.export import run_session
+
+        height, width = luma.shape
+        out = empty_maps(width, height)
+        origins, whole = block_grid(width, height)
+        if not whole.any():
+            return out
+        inputs = model_input(luma, bit_depth, origins[whole])
+        try:
+            logits = run_session(self.session, inputs, np.full(len(inputs), float(qp), np.float32))
+        except Exception as err:  # onnxruntime raises its own exception types
+            raise ModelError(f"{self.path}: inference failed: {err}") from err
+        out.qt[whole] = softmax(logits["qt"])
+        out.mtt[whole] = softmax(logits["mtt"])
+        out.direction[whole] = softmax(logits["direction"])
+        return out
+
+    def __call__(self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int,
+                 poc: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Map-source call of :class:`MapGuide`."""
+        return self.predict(luma, bit_depth, qp).as_tuple()
+
+
+class StoredMaps:
+    """Maps fixed in advance, per POC: replays a model's maps, or serves an oracle's one-hot maps."""
+
+    def __init__(self, maps: Mapping[int, MapProbabilities], name: str = "stored maps") -> None:
+        self.maps = dict(maps)
+        self.name = name
+
+    def __call__(self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int,
+                 poc: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Map-source call of :class:`MapGuide`: the maps of ``poc``, checked against the picture size."""
+        if poc not in self.maps:
+            raise InputError(f"{self.name}: no maps for POC {poc} (have {sorted(self.maps)})")
+        m = self.maps[poc]
+        if (m.width, m.height) != (luma.shape[1], luma.shape[0]):
+            raise InputError(f"{self.name}: maps of POC {poc} are {m.width}x{m.height}, the picture is "
+                             f"{luma.shape[1]}x{luma.shape[0]}")
+        return m.as_tuple()
+
+    def save(self, path: str | Path) -> None:
+        """Write the maps to an npz file (see :meth:`load`)."""
+        arrays: dict[str, Any] = {}
+        for poc, m in self.maps.items():
+            arrays.update({f"{poc}_size": np.array([m.width, m.height]), f"{poc}_qt": m.qt,
+                           f"{poc}_mtt": m.mtt, f"{poc}_direction": m.direction})
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> StoredMaps:
+        """Read maps written by :meth:`save`; InputError if missing or malformed."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                pocs = sorted({int(k.split("_")[0]) for k in z.files})
+                maps = {p: MapProbabilities(int(z[f"{p}_size"][0]), int(z[f"{p}_size"][1]), z[f"{p}_qt"],
+                                            z[f"{p}_mtt"], z[f"{p}_direction"]) for p in pocs}
+        except (OSError, KeyError, ValueError) as err:
+            raise InputError(f"cannot read stored maps {path}: {err}") from err
+        return cls(maps, name=f"stored maps {path}")
+
+
+def oracle_maps(dump: str | Path) -> StoredMaps:
+    """One-hot luma maps of every picture of a partition dump (``--PMPDumpPartition``) by POC."""
+    maps = {pic.poc: one_hot(cus_to_maps(pic.cus, pic.width, pic.height, chroma=False))
+            for pic in read_dump(dump)}
+    if not maps:
+        raise InputError(f"partition dump {dump} holds no pictures")
+    return StoredMaps(maps, name=f"oracle {dump}")
+
+
+def map_guide(source: Any, level: int = 2, threshold: float = 0.0) -> Any:
+    """Build a :class:`MapGuide` (C++) fed by ``source`` at ``level`` 0..3 and confidence ``threshold``.
+
+    Raises:
+        ConfigError: level outside 0..3 or threshold outside [0, 1].
+    """
+    if level not in (0, 1, 2, 3):
+        raise ConfigError(f"--PMPLevel must be 0, 1, 2 or 3, got {level}")
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"--PMPThreshold must be in [0, 1], got {threshold}")
+    return extension().MapGuide(source, level=level, threshold=threshold)
