@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 
 #include <memory>
+#include <string>
 
 namespace pmp
 {
@@ -19,4 +20,22 @@ inline std::shared_ptr<Guide> holdGuide(pybind11::object obj)
   });
 }
 
+
+// A guide's Python exception as a GuideError: the traceback goes to the log (stderr), the message stays one
+// line ("ValueError: ...") so that it ends up in the encoder's error report. Call with the GIL held.
+inline GuideError guideError(pybind11::error_already_set& e)
+{
+  const std::string what = pybind11::str(e.type().attr("__name__")).cast<std::string>() + ": "
+                           + pybind11::str(e.value()).cast<std::string>();
+  try
+  {
+    pybind11::module_::import("traceback").attr("print_exception")(e.type(), e.value(), e.trace());
+    pybind11::module_::import("sys").attr("stderr").attr("flush")();
+  }
+  catch (pybind11::error_already_set&)
+  {
+    // Printing the traceback is a courtesy; the message above is what matters.
+  }
+  return GuideError(what);
+}
 }   // namespace pmp

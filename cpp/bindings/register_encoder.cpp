@@ -30,7 +30,7 @@ GuideFactory wrapFactory(py::object factory)
     }
     catch (py::error_already_set& e)
     {
-      throw GuideError(e.what());
+      throw guideError(e);
     }
   };
 }

@@ -34,7 +34,7 @@ public:
     }
     catch (py::error_already_set& e)
     {
-      throw GuideError(e.what());
+      throw guideError(e);
     }
   }
 
@@ -52,7 +52,7 @@ public:
     }
     catch (py::error_already_set& e)
     {
-      throw GuideError(e.what());
+      throw guideError(e);
     }
     catch (py::cast_error&)
     {
@@ -72,7 +72,7 @@ public:
     }
     catch (py::error_already_set& e)
     {
-      throw GuideError(e.what());
+      throw guideError(e);
     }
   }
 };

@@ -3,7 +3,6 @@
 #include "CommonLib/CodingStructure.h"
 #include "CommonLib/Picture.h"
 #include "CommonLib/Slice.h"
-#include "CommonLib/UnitTools.h"
 
 #include <stdexcept>
 
@@ -31,20 +30,16 @@ PartitionDump::PartitionDump(const std::string& path) : m_out(path, std::ios::bi
 
 std::vector<CuRecord> PartitionDump::collect(const Picture& pic)
 {
-  const CodingStructure& cs = *pic.cs;
-  std::vector<CuRecord>  cus;
-  const int numTrees = (CS::isDualITree(cs) && isChromaEnabled(cs.pcv->chrFormat)) ? 2 : 1;
-  for (int t = 0; t < numTrees; t++)
+  // The picture's CU list in coding order; traverseCUs over the picture area misses partial CTU columns.
+  std::vector<CuRecord> cus;
+  for (const CodingUnit* cu: pic.cs->cus)
   {
-    const ChannelType chType = ChannelType(t);
-    for (const CodingUnit& cu: cs.traverseCUs(CS::getArea(cs, cs.area, chType), chType))
-    {
-      // Chroma-tree CUs have no luma block: their position and size come from Cb, scaled to luma units.
-      const Position pos  = t == 0 ? Position(cu.Y()) : cu.Cb().lumaPos();
-      const Size     size = t == 0 ? Size(cu.Y()) : cu.Cb().lumaSize();
-      cus.push_back({ uint16_t(pos.x), uint16_t(pos.y), uint16_t(size.width), uint16_t(size.height), uint8_t(t),
-                      uint8_t(cu.qtDepth), uint8_t(cu.btDepth), uint8_t(cu.mtDepth), uint64_t(cu.splitSeries) });
-    }
+    // Chroma-tree CUs have no luma block: their position and size come from Cb, scaled to luma units.
+    const bool     chroma = cu->chType == ChannelType::CHROMA;
+    const Position pos    = chroma ? cu->Cb().lumaPos() : Position(cu->Y());
+    const Size     size   = chroma ? cu->Cb().lumaSize() : Size(cu->Y());
+    cus.push_back({ uint16_t(pos.x), uint16_t(pos.y), uint16_t(size.width), uint16_t(size.height), uint8_t(chroma),
+                    uint8_t(cu->qtDepth), uint8_t(cu->btDepth), uint8_t(cu->mtDepth), uint64_t(cu->splitSeries) });
   }
   return cus;
 }

@@ -13,7 +13,7 @@ from pmp_vvc.errors import BuildError, ConfigError
 
 @cache
 def extension() -> ModuleType:
-    """The ``pmp_vvc._vtm`` extension module (the patched VTM encoder and decoder).
+    """Load the ``pmp_vvc._vtm`` extension module (the patched VTM encoder and decoder).
 
     Raises:
         BuildError: the extension was not built (e.g. running from a source checkout without installing).
@@ -28,12 +28,12 @@ def extension() -> ModuleType:
 
 
 def build_id() -> str:
-    """Identifies the encoder build: the VTM version and a hash of our C++ sources and VTM patches."""
+    """Return the encoder build id: the VTM version and a hash of our C++ sources and VTM patches."""
     return str(extension().BUILD_ID)
 
 
 def vtm_version() -> str:
-    """The VTM version the encoder was built from (e.g. ``"23.13"``)."""
+    """Return the VTM version the encoder was built from (e.g. ``"23.13"``)."""
     return str(extension().VTM_VERSION)
 
 

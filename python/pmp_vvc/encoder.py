@@ -79,13 +79,16 @@ def _child(args: list[str], guide: Any, log_fd: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
+    # Python-level output of a guide goes to the log too, whatever sys.stdout was in the parent.
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     from pmp_vvc.guides import guide_from_options
 
     return int(extension().run_encoder(["pmp-encoder", *args], guide=guide, guide_factory=guide_from_options))
 
 
 def _fork_encode(args: list[str], guide: Any, log_path: Path) -> tuple[int, float, float]:
-    """Run the encoder in a forked child writing its log to ``log_path``; returns (exit code, CPU s, wall s)."""
+    """Run the encoder in a forked child logging to ``log_path``; return (exit code, CPU s, wall s)."""
     extension()  # fail in the parent, with the clear message, if the build is missing
     sys.stdout.flush()
     sys.stderr.flush()

@@ -23,7 +23,7 @@ _ALL = int(SplitMode.ALL)
 
 
 class NoQtBelowGuide(Guide):  # type: ignore[misc,valid-type]
-    """Vetoes every luma QT split of a CU smaller than ``min_size`` (default 64: QT only from 64x64 down to 32)."""
+    """Veto every luma QT split of a CU narrower than ``min_size`` (64: only 64x64 nodes may QT-split)."""
 
     def __init__(self, min_size: int = 64) -> None:
         super().__init__()
@@ -39,7 +39,7 @@ class NoQtBelowGuide(Guide):  # type: ignore[misc,valid-type]
 
 
 class VetoAllGuide(Guide):  # type: ignore[misc,valid-type]
-    """Vetoes every mode of every CU: exercises the encoder's fallback to VTM's own list."""
+    """Veto every mode of every CU: exercises the encoder's fallback to VTM's own list."""
 
     def decide(self, cu: CuQuery) -> Decision:
         """Veto everything."""

@@ -70,7 +70,9 @@ def merge_encoder_args(args: Sequence[str]) -> EncoderArgs:
             values.update(read_cfg(cfg))
         else:
             values[key] = value
-    outputs = tuple(Path(values[k]) for k in _OUTPUT_KEYS if values.get(k, "").strip() not in ("", "/dev/null"))
+    outputs = tuple(
+        Path(values[k]) for k in _OUTPUT_KEYS if values.get(k, "").strip() not in ("", "/dev/null")
+    )
     return EncoderArgs(values=values, outputs=outputs)
 
 

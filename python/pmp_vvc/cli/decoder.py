@@ -1,4 +1,4 @@
-"""pmp-decoder: VTM-23.13's DecoderApp, unchanged (``-b in.bin -o rec.yuv -d 8``); log and exit codes are VTM's.
+"""pmp-decoder: VTM-23.13's DecoderApp, unchanged (``-b in.bin -o rec.yuv``); log and exit codes are VTM's.
 
 A missing bitstream is reported before VTM starts; an output written by a failed run is removed.
 """

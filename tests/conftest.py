@@ -1,0 +1,60 @@
+"""Shared fixtures: a tiny real clip made from scikit-image's bundled photos, and access to ../shared/data."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pmp_vvc.demo import make_demo_clip
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """Path under ../shared/data; skips the test when absent, except in CI where it must exist."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing in CI")
+        pytest.skip(f"{path} is not on this machine (../shared/data is read-only input, not in the repo)")
+    return path
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A tiny YUV clip with its VTM per-sequence cfg; ``args`` encode it with the AI cfg."""
+
+    cfg: Path
+    yuv: Path
+
+    def args(self, qp: int, bitstream: Path, *extra: str, frames: int = 2) -> list[str]:
+        import pmp_vvc
+
+        return [
+            "-c", str(pmp_vvc.vtm_cfg()), "-c", str(self.cfg), "-i", str(self.yuv),
+            "-q", str(qp), "-f", str(frames), "--TemporalSubsampleRatio=1", "-b", str(bitstream), *extra,
+        ]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def clip128(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    """Two 128x128 frames cut from scikit-image photos (8-bit 4:2:0, BT.601 limited range)."""
+    out = tmp_path_factory.mktemp("clip128")
+    cfg = make_demo_clip(out, width=128, height=128, frames=2, name="clip")
+    return Clip(cfg=cfg, yuv=next(out.glob("clip_*.yuv")))
+
+
+@pytest.fixture(scope="session")
+def clip_odd(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    """One 136x72 frame: not a multiple of 64 or of the 128 CTU, so edge blocks are partial."""
+    out = tmp_path_factory.mktemp("clip_odd")
+    cfg = make_demo_clip(out, width=136, height=72, frames=1, name="odd")
+    return Clip(cfg=cfg, yuv=next(out.glob("odd_*.yuv")))
