@@ -182,11 +182,13 @@ def test_probabilities_of_a_node() -> None:
 
 def test_threshold_keeps_more_candidates() -> None:
     node = cu(0, 0, 32, 32, 2)
-    forced = []
+    forced: list[int] = []
     for t in (0.0, 0.3, 0.5, 0.7, 0.8, 0.95, 1.0):
         d = soft_guide(0.6, (0.15, 0.55, 0.3), 0.6, level=2, threshold=t).decide(node)
-        assert int(d.veto) == ALL & ~int(d.force)
-        forced.append(int(d.force))
+        tested = ALL & ~int(d.veto)
+        # splits are forced; the non-split search only with hard maps (see MapGuide::forceMask)
+        assert int(d.force) == (tested if t == 0 else tested & ~NS)
+        forced.append(tested)
     # TT_H is the map's split (.33), then by probability BT_H .22, TT_V .18, NO_SPLIT .15, BT_V .12
     assert forced[0] == forced[1] == TTH
     assert forced[2] == TTH | BTH  # .55
@@ -198,7 +200,8 @@ def test_threshold_keeps_more_candidates() -> None:
     top = cu(0, 0, 64, 64, 1)
     assert vf(soft_guide(0.6, (1, 0, 0), 0, level=0, threshold=0.5).decide(top)) == only(QT)
     assert vf(soft_guide(0.6, (1, 0, 0), 0, level=0, threshold=0.7).decide(top)) == (0, 0)
-    assert vf(soft_guide(0.2, (1, 0, 0), 0, level=0, threshold=0.7).decide(top)) == (QT, NS)
+    assert vf(soft_guide(0.2, (1, 0, 0), 0, level=0, threshold=0.7).decide(top)) == (QT, 0)
+    assert vf(soft_guide(0.2, (1, 0, 0), 0, level=0, threshold=0.0).decide(top)) == (QT, NS)
 
 
 def test_bad_maps_and_options_are_refused() -> None:

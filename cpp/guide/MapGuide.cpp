@@ -347,7 +347,7 @@ Decision MapGuide::decide(const CuQuery& cu)
     {
       return {};
     }
-    return qt ? Decision{ uint8_t(allowed & ~kQt), kQt } : Decision{ kQt, kNoSplit };
+    return qt ? Decision{ uint8_t(allowed & ~kQt), kQt } : Decision{ kQt, forceMask(kNoSplit) };
   }
   // Lk: the smallest set of modes, the map's own split first and then by probability, whose mass reaches
   // the threshold (threshold 0: the map's split alone, as in TIP-23).
@@ -370,6 +370,16 @@ Decision MapGuide::decide(const CuQuery& cu)
     set |= next;
     mass += c.prob[bitIndex(next)];
   }
-  return Decision{ uint8_t(allowed & ~set), set };
+  return Decision{ uint8_t(allowed & ~set), forceMask(set) };
+}
+
+// The non-split search is forced only with hard maps (threshold 0). With several candidates at a node, a CU
+// area can be reached again along another split path, where VTM reuses its cached result (IS_REUSING_CU):
+// forcing ETM_INTRA there makes VTM code the CU twice ("Overwriting a pre-existing value" in addCU), a
+// GuidedModeCtrl limitation. Without the force, a map "no split" that LCTUFast's minimum QT depth refuses
+// ends in the encoder's fallback (VTM's own list, i.e. the QT split), which is legal and cheap.
+uint8_t MapGuide::forceMask(uint8_t set) const
+{
+  return m_threshold > 0.0 ? uint8_t(set & ~kNoSplit) : set;
 }
 }   // namespace pmp

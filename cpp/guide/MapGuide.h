@@ -75,6 +75,7 @@ private:
   uint8_t impliedSplit(const Node& n) const;
   void modeProbabilities(const Node& n, std::array<double, 6>& prob) const;
   bool legal(const Node& n, uint8_t mode) const;
+  uint8_t forceMask(uint8_t set) const;
 
   float qtP(int b, int c, int r, int col) const
   {
