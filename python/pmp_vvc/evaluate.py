@@ -39,7 +39,8 @@ def map_accuracies(pred: dict[str, I8], true: dict[str, I8]) -> dict[str, float]
     return out
 
 
-def decision_accuracies(pred: dict[str, I8], true: dict[str, I8]) -> dict[str, float]:
+def decision_accuracies(pred: dict[str, I8], true: dict[str, I8],
+                        unanimous: bool = False) -> dict[str, float]:
     """Score the encoder decisions at every node of the true trees: split or not, and the split type.
 
     ``split``: the predicted maps split a node iff the true tree does; ``split_type``: same split exactly;
@@ -50,7 +51,7 @@ def decision_accuracies(pred: dict[str, I8], true: dict[str, I8]) -> dict[str, f
     hits: Counter[str] = Counter()
     totals: Counter[str] = Counter()
     for b in range(len(true["qt"])):
-        for (t, p) in split_decisions(truth, guess, b):
+        for (t, p) in split_decisions(truth, guess, b, unanimous):
             totals["split"] += 1
             hits["split"] += (t == SPLIT_NONE) == (p == SPLIT_NONE)
             hits["split_type"] += t == p

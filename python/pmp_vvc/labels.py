@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -99,13 +101,36 @@ def concat(parts: list[Samples]) -> Samples:
     return Samples(bit_depth=parts[0].bit_depth, **cat)
 
 
-def save_shard(path: str | Path, samples: Samples) -> None:
-    """Write samples to an npz shard (atomically: temporary file, then rename)."""
+def save_shard(path: str | Path, samples: Samples,
+               extra: Mapping[str, npt.NDArray[Any]] | None = None) -> None:
+    """Write samples to an npz shard (atomically: temporary file, then rename).
+
+    ``extra`` adds further per-sample arrays (first axis N, names not clashing with the sample fields),
+    e.g. the chroma fields of :mod:`pmp_vvc.dataset`; :func:`load_shard` ignores them,
+    :func:`load_extra` reads them.
+    """
     path = Path(path)
+    extra = dict(extra or {})
+    for name, arr in extra.items():
+        if name in (*_FIELDS, "version", "bit_depth") or len(arr) != len(samples):
+            raise InputError(f"extra shard field {name!r}: name clashes or length {len(arr)} != "
+                             f"{len(samples)}")
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, version=SHARD_VERSION, bit_depth=samples.bit_depth,
-                        **{f: getattr(samples, f) for f in _FIELDS})
+                        **{f: getattr(samples, f) for f in _FIELDS}, **extra)
     os.replace(tmp, path)
+
+
+def load_extra(path: str | Path, names: tuple[str, ...]) -> dict[str, npt.NDArray[Any]]:
+    """Read extra per-sample arrays of a shard (see :func:`save_shard`); InputError if absent."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [n for n in names if n not in z.files]
+            if missing:
+                raise InputError(f"{path}: shard has no field(s) {missing}")
+            return {n: z[n] for n in names}
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read sample shard {path}: {err}") from err
 
 
 def load_shard(path: str | Path) -> Samples:

@@ -272,8 +272,8 @@ def _children(x: int, y: int, w: int, h: int, split: int) -> list[tuple[int, int
 class _Decoder:
     """Rebuilds the tree of one block from its maps (see :func:`maps_to_splits` for the rules)."""
 
-    def __init__(self, maps: PartitionMaps, block: int, max_bt: int) -> None:
-        self.maps, self.b, self.max_bt = maps, block, max_bt
+    def __init__(self, maps: PartitionMaps, block: int, max_bt: int, unanimous: bool = False) -> None:
+        self.maps, self.b, self.max_bt, self.unanimous = maps, block, max_bt, unanimous
         self.ox, self.oy = (int(v) for v in maps.origins[block])
         dep = maps.mtt_depth[block]
         prev = np.concatenate([np.zeros_like(dep[:1]), dep[:-1]])
@@ -297,10 +297,15 @@ class _Decoder:
         if layer >= MTT_LAYERS:
             return SPLIT_NONE
         d = self._region(self.maps.direction[self.b, layer], MTT_CELL, x, y, w, h)
-        vals = np.unique(d[d >= 0])
-        if vals.size != 1 or vals[0] == 0:
+        valid = d[d >= 0]
+        if self.unanimous:
+            vals = np.unique(valid)
+            cls = int(vals[0]) if vals.size == 1 else 0
+        else:  # plurality (ties go to the lower class: none before horizontal before vertical)
+            cls = int(np.argmax(np.bincount(valid, minlength=3))) if valid.size else 0
+        if cls == 0:
             return SPLIT_NONE
-        horizontal = vals[0] == 1
+        horizontal = cls == 1
         side = h if horizontal else w
         qw, qh = (w, h // 4) if horizontal else (w // 4, h)
         quarter = self._region(self.inc[layer], MTT_CELL, x, y, qw, qh)
@@ -355,22 +360,26 @@ def maps_to_splits(maps: PartitionMaps, block: int) -> list[SplitNode]:
     """Every node (pre-order) of the tree the maps imply for one 64x64 block.
 
     Rules: a square node >= 16 with no MTT split above it is QT-split while more than half of its valid QT
-    cells exceed its QT level; otherwise at MTT layer m (< 3) a uniform non-zero direction over its valid
-    cells splits it, TT when most cells of its first quarter have increment 2 (and the side is >= 16), BT
+    cells exceed its QT level; otherwise at MTT layer m (< 3) the most frequent direction class over its
+    valid cells (ties: none, then horizontal) splits it when it is not "none" (true maps are uniform over
+    a node, so this only matters for predicted, noisy maps),
+    TT when most cells of its first quarter have increment 2 (and the side is >= 16), BT
     otherwise (side >= 8). A node crossing the picture edge that the maps leave unsplit gets VTM's implicit
     split; nodes wholly outside the picture are skipped.
     """
     return _decode(maps, block).nodes
 
 
-def split_decisions(truth: PartitionMaps, pred: PartitionMaps, block: int) -> list[tuple[int, int]]:
+def split_decisions(truth: PartitionMaps, pred: PartitionMaps, block: int,
+                    unanimous: bool = False) -> list[tuple[int, int]]:
     """For every node of the true tree of a block: (true split, split the predicted maps imply there).
 
     This is the decision the encoder takes at that node when steered by ``pred`` (picture-edge fallback
-    splits are not applied to the prediction).
+    splits are not applied to the prediction). ``unanimous``: an MTT split needs the same direction in
+    every cell of the node (the stricter rule of TIP-23) instead of the plurality of its cells.
     """
     true_tree = _decode(truth, block)
-    guide = _Decoder(pred, block, max_bt=64 if pred.chroma else 32)
+    guide = _Decoder(pred, block, max_bt=64 if pred.chroma else 32, unanimous=unanimous)
     return [(node.split, guide._implied(node.x, node.y, node.w, node.h, ql, layer))
             for node, (ql, layer) in zip(true_tree.nodes, true_tree.levels, strict=True)]
 

@@ -8,11 +8,13 @@ Calling :func:`train` again on the same directory resumes exactly where the last
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,8 @@ class TrainConfig:
     seed: int = 0
     checkpoint_minutes: float = 3.0
     max_steps: int | None = None
+    ema: float = 0.999
+    clip: float = 1.0
 
 
 def split_by_batch(samples: Samples, val_batches: tuple[str, ...]) -> tuple[Samples, Samples]:
@@ -98,7 +102,13 @@ def evaluate(model: PartitionNet, samples: Samples, batch_size: int = 256) -> di
     out = {f"loss_{k}": v / len(samples) for k, v in sums.items()}
     out["loss"] = sum(out.values())
     true = {"qt": samples.qt, "mtt": samples.mtt, "direction": samples.direction}
-    return {**out, **all_accuracies(predict(model, samples, batch_size), true)}
+    pred = predict(model, samples, batch_size)
+    out.update(all_accuracies(pred, true))
+    for qp in np.unique(samples.qp).tolist():
+        sel = samples.qp == qp
+        acc = all_accuracies({k: v[sel] for k, v in pred.items()}, {k: v[sel] for k, v in true.items()})
+        out.update({f"qp{qp}_{k}": acc[k] for k in ("qt16", "split", "split_type", "split_recall")})
+    return out
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
@@ -149,9 +159,26 @@ def _settings(cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in cfg.items() if k not in ("max_steps", "checkpoint_minutes")}
 
 
-def train(cfg: TrainConfig, train_set: Samples, val_set: Samples, run_dir: str | Path,
-          model_cfg: ModelConfig | None = None, info: dict[str, Any] | None = None) -> dict[str, float]:
-    """Train (or resume) a run in ``run_dir``; return the validation metrics of the last epoch."""
+def _ema_update(ema: PartitionNet, model: PartitionNet, decay: float) -> None:
+    with torch.no_grad():
+        for e, p in zip(ema.state_dict().values(), model.state_dict().values(), strict=True):
+            if e.dtype.is_floating_point:
+                e.mul_(decay).add_(p.detach(), alpha=1 - decay)
+            else:
+                e.copy_(p)
+
+
+def train(cfg: TrainConfig, train_set: Samples | Callable[[int], Samples], val_set: Samples,
+          run_dir: str | Path, model_cfg: ModelConfig | None = None,
+          info: dict[str, Any] | None = None) -> dict[str, float]:
+    """Train (or resume) a run in ``run_dir``; return the validation metrics of the last epoch.
+
+    ``train_set`` may be a function of the epoch index returning that epoch's samples (for a data set that
+    grows while training, e.g. shards a label job is still writing); the step schedule then follows each
+    epoch's size, and resuming is exact as long as the function returns the same samples for an epoch.
+    Validation and the saved ``best.pt`` use an exponential moving average of the weights (``cfg.ema``;
+    0 disables it); ``last.pt`` holds both.
+    """
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     mcfg = model_cfg or ModelConfig(rho=cfg.rho)
@@ -159,8 +186,13 @@ def train(cfg: TrainConfig, train_set: Samples, val_set: Samples, run_dir: str |
         raise ConfigError(f"model rho {mcfg.rho} differs from training rho {cfg.rho}")
     torch.manual_seed(cfg.seed)
     model = PartitionNet(mcfg)
+    ema = copy.deepcopy(model)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = len(train_set) // cfg.batch_size
+
+    def epoch_set(e: int) -> Samples:
+        return train_set(e) if callable(train_set) else train_set
+
+    steps_per_epoch = len(epoch_set(0)) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
     epoch, step_in_epoch, best = 0, 0, math.inf
     metrics: dict[str, float] = {}
@@ -170,7 +202,8 @@ def train(cfg: TrainConfig, train_set: Samples, val_set: Samples, run_dir: str |
         same = _settings(payload["train_config"]) == _settings(asdict(cfg))
         if not same or payload["model_config"] != mcfg.to_dict():
             raise ConfigError(f"{run} holds a run with other settings; use a new run directory")
-        model.load_state_dict(payload["model"])
+        model.load_state_dict(payload.get("model_raw", payload["model"]))
+        ema.load_state_dict(payload["model"])
         opt.load_state_dict(payload["optimizer"])
         torch.set_rng_state(payload["torch_rng"])
         epoch, step_in_epoch, best = payload["epoch"], payload["step_in_epoch"], payload["best"]
@@ -178,14 +211,18 @@ def train(cfg: TrainConfig, train_set: Samples, val_set: Samples, run_dir: str |
 
     def checkpoint(path: Path) -> None:
         save_checkpoint(path, {
-            "format": CHECKPOINT_FORMAT, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "format": CHECKPOINT_FORMAT, "model": (ema if cfg.ema > 0 else model).state_dict(),
+            "model_raw": model.state_dict(), "optimizer": opt.state_dict(),
             "torch_rng": torch.get_rng_state(), "epoch": epoch, "step_in_epoch": step_in_epoch, "best": best,
             "train_config": asdict(cfg), "model_config": mcfg.to_dict(), "info": info or {},
             "metrics": metrics})
 
     saved_at = time.monotonic()
     while epoch < cfg.epochs:
-        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_set))
+        data = epoch_set(epoch)
+        steps_per_epoch = len(data) // cfg.batch_size
+        total = cfg.epochs * steps_per_epoch  # step / total = fraction of epochs done, whatever the size
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(data))
         model.train()
         run_loss, t0 = 0.0, time.monotonic()
         while step_in_epoch < steps_per_epoch:
@@ -196,19 +233,24 @@ def train(cfg: TrainConfig, train_set: Samples, val_set: Samples, run_dir: str |
             for group in opt.param_groups:
                 group["lr"] = _lr(cfg, step, total)
             idx = order[step_in_epoch * cfg.batch_size: (step_in_epoch + 1) * cfg.batch_size]
-            luma, qp, qt, mtt, direction = _targets(train_set, idx)
+            luma, qp, qt, mtt, direction = _targets(data, idx)
             losses = map_losses(model(luma, qp), qt, mtt, direction)
             loss = sum(losses.values()) + cfg.ratio_weight * model.ratio_loss()
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
+            if cfg.clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
             opt.step()
+            if cfg.ema > 0:
+                _ema_update(ema, model, min(cfg.ema, (1 + step) / (10 + step)))
             run_loss += float(loss.detach())
             step_in_epoch += 1
             if time.monotonic() - saved_at > cfg.checkpoint_minutes * 60:
                 checkpoint(last)
                 saved_at = time.monotonic()
         metrics = {"epoch": float(epoch + 1), "train_loss": run_loss / max(1, steps_per_epoch),
-                   "epoch_seconds": time.monotonic() - t0, **evaluate(model, val_set)}
+                   "train_samples": float(len(data)), "epoch_seconds": time.monotonic() - t0,
+                   **evaluate(ema if cfg.ema > 0 else model, val_set)}
         with open(run / "metrics.jsonl", "a") as out:
             out.write(json.dumps(metrics) + "\n")
         log.info("epoch %d/%d train %.4f val %.4f qt16 %.3f split %.3f split_type %.3f", epoch + 1,

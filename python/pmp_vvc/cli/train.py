@@ -14,10 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pmp_vvc.cli.common import parent_parser, run_cli, setup_logging
+
+if TYPE_CHECKING:
+    from pmp_vvc.labels import Samples
 
 DEFAULT_LABELS = "../shared/data/labels/vtm23.13-ai-256"
 DEFAULT_VAL = "batch011,batch012"
@@ -29,17 +33,50 @@ def build_parser() -> argparse.ArgumentParser:
                                 parents=[parent_parser()])
     p.add_argument("--labels", default=DEFAULT_LABELS, help="starter-label folder (batchNNN/...)")
     p.add_argument("--shard", action="append", default=[], help="extra sample shard (.npz), repeatable")
+    p.add_argument("--dataset", action="append", default=[], type=Path,
+                   help="pmp-dataset folder whose finished shards join the training set, re-scanned at each "
+                        "epoch (a label job may still be adding to it); repeatable")
     p.add_argument("--val-batches", default=DEFAULT_VAL, help="comma-separated starter batches held out")
     p.add_argument("--run-dir", type=Path, help="run folder (default: <cache>/runs/rho<rho>-seed<seed>)")
     p.add_argument("--rho", type=float, default=0.5, help="token keep ratio (1.0: dense twin)")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--ema", type=float, default=0.999,
+                   help="EMA decay of the evaluated and saved weights (0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-minutes", type=float, default=3.0)
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (tests)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     return p
+
+
+class GrowingSet:
+    """Training samples of each epoch: fixed samples plus the finished shards of pmp-dataset folders.
+
+    The shard list used for an epoch is recorded in ``record`` (JSON) the first time, so a resumed run
+    sees the same samples for that epoch even if more shards have appeared since.
+    """
+
+    def __init__(self, base: Samples, folders: Sequence[Path], record: Path) -> None:
+        self.base, self.folders, self.record = base, list(folders), record
+        self.cache: dict[str, Samples] = {}
+
+    def __call__(self, epoch: int) -> Samples:
+        """Return the samples of ``epoch``."""
+        from pmp_vvc.dataset import shard_paths
+        from pmp_vvc.labels import concat, load_shard
+
+        used: dict[str, list[str]] = json.loads(self.record.read_text()) if self.record.is_file() else {}
+        if str(epoch) not in used:
+            used[str(epoch)] = [str(p) for f in self.folders for p in shard_paths(f)]
+            tmp = self.record.with_name(self.record.name + ".tmp")
+            tmp.write_text(json.dumps(used))
+            tmp.replace(self.record)
+        for path in used[str(epoch)]:
+            if path not in self.cache:
+                self.cache[path] = load_shard(path)
+        return concat([self.base, *(self.cache[p] for p in used[str(epoch)])])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,13 +105,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         train_set, val_set = split_by_batch(samples, val_batches)
         if args.shard:
             train_set = concat([train_set, *(load_shard(s) for s in args.shard)])
+        data: Samples | Callable[[int], Samples] = train_set
+        if args.dataset:
+            data = GrowingSet(train_set, args.dataset, run_dir / "epoch_shards.json")
         cfg = TrainConfig(rho=args.rho, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           seed=args.seed, checkpoint_minutes=args.checkpoint_minutes,
-                          max_steps=args.max_steps)
-        info = {"labels": str(args.labels), "shards": args.shard, "val_batches": list(val_batches),
+                          max_steps=args.max_steps, ema=args.ema)
+        info = {"labels": str(args.labels), "shards": args.shard, "datasets": [str(d) for d in args.dataset],
+                "val_batches": list(val_batches),
                 "train_samples": len(train_set), "val_samples": len(val_set)}
         logger.info("run %s: %d train / %d val samples, %s", run_dir, len(train_set), len(val_set), cfg)
-        metrics = train(cfg, train_set, val_set, run_dir, info=info)
+        metrics = train(cfg, data, val_set, run_dir, info=info)
         logger.info("done: %s", json.dumps(metrics))
     finally:
         logger.removeHandler(handler)

@@ -1,0 +1,104 @@
+r"""pmp-dataset: make partition-map training labels with the anchor encoder (resumable, parallel).
+
+Photos (PNG/JPEG; folders are searched recursively) and/or YUV sequences (VTM per-sequence cfgs) are
+converted to YUV 4:2:0 (photos: BT.601 limited range, 8-bit), cut into square crops on a 64-aligned grid
+spread over all sources under a pixel budget, and encoded by the unmodified VTM-23.13 all-intra encoder at
+each QP with the partition dump. Shards and a provenance manifest go to OUT (default
+``$PMP_VVC_CACHE/labels/NAME``, i.e. ``~/.cache/pmp-vvc/labels/NAME``). Rerun the same command to resume.
+
+Example::
+
+    pmp-dataset ../shared/data/train --name train-256 --budget-mpix 20 --jobs 2 \
+        --exclude-crops ../shared/data/labels/vtm23.13-ai-256/batch011/crops.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pmp_vvc.cli.common import parent_parser, run_cli, setup_logging
+from pmp_vvc.errors import ConfigError, InputError
+
+log = logging.getLogger("pmp_vvc.cli.dataset")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the pmp-dataset argument parser."""
+    p = argparse.ArgumentParser(prog="pmp-dataset", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                parents=[parent_parser()])
+    p.add_argument("sources", nargs="+", type=Path,
+                   help="image files/folders (PNG/JPEG) and/or per-sequence .cfg files of YUV sequences")
+    p.add_argument("--name", default="train", help="dataset name (folder under the cache; default train)")
+    p.add_argument("--out", type=Path, help="output folder (overrides --name)")
+    p.add_argument("--budget-mpix", type=float, default=4.0,
+                   help="luma megapixels of crops per QP (default 4; VTM needs ~200 CPU-µs per pixel per QP)")
+    p.add_argument("--crop", type=int, default=256, help="crop side, multiple of 64 (default 256)")
+    p.add_argument("--group", type=int, default=8, help="crops per encoder run / shard (default 8)")
+    p.add_argument("--qp", type=int, nargs="+", help="QPs (default 22 27 32 37)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the crop plan (default 0)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel encoder processes (default 1)")
+    p.add_argument("--frame-step", type=int, default=8,
+                   help="YUV sequences: use every N-th frame (default 8)")
+    p.add_argument("--exclude", action="append", default=[], metavar="NAME",
+                   help="leave out this image (name relative to its source folder); repeatable")
+    p.add_argument("--exclude-crops", action="append", default=[], type=Path, metavar="CROPS_NPZ",
+                   help="leave out every image used by a starter-label crops.npz (e.g. held-out batches)")
+    p.add_argument("--max-shards", type=int, help="stop after encoding this many new shards")
+    return p
+
+
+def _excluded(args: argparse.Namespace) -> set[str]:
+    names = set(args.exclude)
+    for path in args.exclude_crops:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                names.update(str(s).rsplit("@", 1)[0] for s in z["source"])
+        except (OSError, KeyError, ValueError) as err:
+            raise InputError(f"cannot read crop sources from {path}: {err}") from err
+    return names
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run pmp-dataset; returns the exit code."""
+    from pmp_vvc import dataset
+
+    args = build_parser().parse_args(argv)
+    setup_logging(args)
+    if args.jobs < 1 or args.group < 1 or args.budget_mpix <= 0:
+        raise ConfigError("--jobs and --group must be >= 1 and --budget-mpix > 0")
+    cfgs = [s for s in args.sources if s.suffix == ".cfg"]
+    images = [s for s in args.sources if s.suffix != ".cfg"]
+    sources = []
+    if images:
+        sources += dataset.find_images(images, exclude=_excluded(args))
+    if cfgs:
+        sources += dataset.sequence_sources(cfgs, frame_step=args.frame_step)
+    crops = dataset.plan_crops(sources, int(args.budget_mpix * 1e6), args.crop, args.seed)
+    plan = dataset.DatasetPlan(tuple(crops), dataset.qps_from(args.qp), args.group, ())
+    out = args.out or dataset.default_out_dir(args.name)
+    log.info("pmp-dataset: %d crops of %dx%d from %d sources, %d shards x %d QPs -> %s", len(crops),
+             args.crop, args.crop, len({c.source.name for c in crops}), len(plan.groups), len(plan.qps), out)
+
+    def progress(done: int, total: int, record: dict[str, Any]) -> None:
+        log.info("[%d/%d] %s: %d blocks, %.1f CPU-s", done, total, record["shard"], record["blocks"],
+                 record["cpu_seconds"])
+
+    manifest = dataset.build_dataset(plan, out, jobs=args.jobs, progress=progress, max_units=args.max_shards)
+    log.info("pmp-dataset: %d shards, %d blocks in %s", len(manifest["shards"]), manifest["blocks"], out)
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    raise SystemExit(run_cli(main))
+
+
+if __name__ == "__main__":
+    entry()
