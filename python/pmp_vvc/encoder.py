@@ -21,6 +21,7 @@ from typing import Any
 
 from pmp_vvc.buildinfo import extension
 from pmp_vvc.errors import EncodeError
+from pmp_vvc.outputs import remove_changed_outputs, snapshot_outputs
 from pmp_vvc.vtmargs import check_encoder_args
 from pmp_vvc.vtmlog import ChannelCounters, EncoderLog, FrameStats, GuideStats, log_tail, parse_log
 
@@ -47,32 +48,6 @@ class EncodeStats:
     def rd_checks(self) -> int:
         """All RD tests run (non-split searches plus split modes), both trees."""
         return self.luma.total + self.chroma.total
-
-
-@dataclass(frozen=True)
-class _FileState:
-    path: Path
-    stamp: tuple[int, int] | None
-
-    @classmethod
-    def of(cls, path: Path) -> _FileState:
-        st = path.stat() if path.exists() else None
-        return cls(path, (st.st_mtime_ns, st.st_size) if st else None)
-
-    def changed(self) -> bool:
-        return _FileState.of(self.path).stamp != self.stamp
-
-
-def remove_changed_outputs(states: Sequence[_FileState]) -> None:
-    """Delete outputs that a failed run created or rewrote, so that no half-written file is left."""
-    for s in states:
-        if s.changed() and s.path.is_file():
-            s.path.unlink()
-
-
-def snapshot_outputs(paths: Sequence[Path]) -> list[_FileState]:
-    """Remember the state of output files before a run (see :func:`remove_changed_outputs`)."""
-    return [_FileState.of(p) for p in paths]
 
 
 def _child(args: list[str], guide: Any, log_fd: int) -> int:
@@ -135,7 +110,11 @@ def encode(args: Sequence[str], guide: Any = None, *, log_path: str | Path | Non
     merged = check_encoder_args(arg_list)
     before = snapshot_outputs(merged.outputs)
     keep = log_path is not None
-    path = Path(log_path) if keep else Path(tempfile.mkstemp(prefix="pmp-encode-", suffix=".log")[1])
+    path = (
+        Path(log_path)
+        if log_path is not None
+        else Path(tempfile.mkstemp(prefix="pmp-encode-", suffix=".log")[1])
+    )
     try:
         rc, cpu, wall = _fork_encode(arg_list, guide, path)
         text = path.read_text(errors="replace")

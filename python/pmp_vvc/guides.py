@@ -13,16 +13,14 @@ from collections.abc import Callable, Mapping
 from pmp_vvc.buildinfo import extension
 from pmp_vvc.errors import ConfigError
 
-_vtm = extension()
-Guide = _vtm.Guide
-Decision = _vtm.Decision
-CuQuery = _vtm.CuQuery
-SplitMode = _vtm.SplitMode
+extension()  # a missing build fails here with the "was it built?" message, not with an ImportError
+from pmp_vvc._vtm import CuQuery, Decision, Guide, SplitMode  # noqa: E402
 
+__all__ = ["BUILTIN_GUIDES", "CuQuery", "Decision", "Guide", "SplitMode", "guide_from_options"]
 _ALL = int(SplitMode.ALL)
 
 
-class NoQtBelowGuide(Guide):  # type: ignore[misc,valid-type]
+class NoQtBelowGuide(Guide):
     """Veto every luma QT split of a CU narrower than ``min_size`` (64: only 64x64 nodes may QT-split)."""
 
     def __init__(self, min_size: int = 64) -> None:
@@ -38,7 +36,7 @@ class NoQtBelowGuide(Guide):  # type: ignore[misc,valid-type]
         return Decision()
 
 
-class VetoAllGuide(Guide):  # type: ignore[misc,valid-type]
+class VetoAllGuide(Guide):
     """Veto every mode of every CU: exercises the encoder's fallback to VTM's own list."""
 
     def decide(self, cu: CuQuery) -> Decision:
@@ -89,7 +87,8 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
     """Build the guide named by the encoder's ``--PMPGuide``/``--PMPModel`` options (None for none).
 
     ``--PMPModel=FILE`` runs the ONNX model in the loop (:class:`pmp_vvc.predictor.ModelPredictor`);
-    ``--PMPGuide=oracle:DUMP`` replays the luma partition of an anchor's ``--PMPDumpPartition`` file and
+    ``--PMPGuide=oracle:DUMP`` replays the luma partition of an anchor's ``--PMPDumpPartition`` file (a
+    path with ``{qp}`` picks the dump of the slice QP) and
     ``--PMPGuide=replay:NPZ`` stored maps (:class:`pmp_vvc.predictor.StoredMaps`). These three drive the
     C++ map guide with ``--PMPLevel`` and ``--PMPThreshold``. Other names are the built-in rule guides.
 
@@ -111,11 +110,14 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
                 raise ConfigError(f"--PMPModel cannot be combined with --PMPGuide={spec!r}")
             threads = int(_number(options, "PMPThreads", "1", int))
             source: object = predictor.ModelPredictor(model, threads=threads)
+            edges = False
         elif not arg:
             raise ConfigError(f"--PMPGuide={spec!r}: give a file, e.g. --PMPGuide={name}:FILE")
         else:
-            source = predictor.oracle_maps(arg) if name == "oracle" else predictor.StoredMaps.load(arg)
-        return predictor.map_guide(source, level=level, threshold=threshold)  # type: ignore[no-any-return]
+            source = predictor.oracle_source(arg) if name == "oracle" else predictor.StoredMaps.load(arg)
+            edges = name == "oracle"
+        guide = predictor.map_guide(source, level=level, threshold=threshold, edge_blocks=edges)
+        return guide  # type: ignore[no-any-return]
     if not spec:
         return None
     name, kwargs = parse_guide_spec(spec)

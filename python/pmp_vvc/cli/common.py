@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -34,3 +35,9 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def native_entry(main: Callable[[Sequence[str] | None], int]) -> None:
+    """Console-script entry of a VTM application: Ctrl-C stops it at once, as it stops VTM's own binaries."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sys.exit(run_cli(main))

@@ -5,15 +5,14 @@ A missing bitstream is reported before VTM starts; an output written by a failed
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from pmp_vvc.buildinfo import extension
-from pmp_vvc.cli.common import run_cli
-from pmp_vvc.encoder import remove_changed_outputs, snapshot_outputs
+from pmp_vvc.cli.common import native_entry
 from pmp_vvc.errors import InputError
+from pmp_vvc.outputs import run_removing_failed_outputs
 
 
 def _option(args: Sequence[str], short: str, long: str) -> str | None:
@@ -32,17 +31,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bitstream is not None and not Path(bitstream).is_file():
         raise InputError(f"bitstream not found: {bitstream}")
     recon = _option(args, "-o", "ReconFile")
-    before = snapshot_outputs([Path(recon)] if recon and recon != "/dev/null" else [])
-    rc = int(extension().run_decoder(["pmp-decoder", *args]))
-    if rc != 0:
-        remove_changed_outputs(before)
-    return rc
+    outputs = [Path(recon)] if recon and recon != "/dev/null" else []
+    return run_removing_failed_outputs(lambda: int(extension().run_decoder(["pmp-decoder", *args])), outputs)
 
 
 def entry() -> None:
-    """Console-script entry point; Ctrl-C stops the decoder at once."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    sys.exit(run_cli(main))
+    """Console-script entry point."""
+    native_entry(main)
 
 
 if __name__ == "__main__":

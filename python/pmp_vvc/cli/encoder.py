@@ -8,13 +8,12 @@ outputs of a failed run are removed.
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Sequence
 
 from pmp_vvc.buildinfo import extension
-from pmp_vvc.cli.common import run_cli
-from pmp_vvc.encoder import remove_changed_outputs, snapshot_outputs
+from pmp_vvc.cli.common import native_entry
+from pmp_vvc.outputs import run_removing_failed_outputs
 from pmp_vvc.vtmargs import check_encoder_args
 
 
@@ -22,19 +21,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the encoder in this process with VTM's command line ``argv`` (default: ``sys.argv[1:]``)."""
     args = list(sys.argv[1:] if argv is None else argv)
     merged = check_encoder_args(args)
-    before = snapshot_outputs(merged.outputs)
     from pmp_vvc.guides import guide_from_options
 
-    rc = int(extension().run_encoder(["pmp-encoder", *args], guide_factory=guide_from_options))
-    if rc != 0:
-        remove_changed_outputs(before)
-    return rc
+    return run_removing_failed_outputs(
+        lambda: int(extension().run_encoder(["pmp-encoder", *args], guide_factory=guide_from_options)),
+        merged.outputs,
+    )
 
 
 def entry() -> None:
-    """Console-script entry point; Ctrl-C stops the encoder at once, as it does VTM's."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    sys.exit(run_cli(main))
+    """Console-script entry point."""
+    native_entry(main)
 
 
 if __name__ == "__main__":

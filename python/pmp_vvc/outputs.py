@@ -1,0 +1,42 @@
+"""Output files of an encoder or decoder run: a failed run must not leave half-written files behind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class _FileState:
+    path: Path
+    stamp: tuple[int, int] | None
+
+    @classmethod
+    def of(cls, path: Path) -> _FileState:
+        st = path.stat() if path.exists() else None
+        return cls(path, (st.st_mtime_ns, st.st_size) if st else None)
+
+    def changed(self) -> bool:
+        return _FileState.of(self.path).stamp != self.stamp
+
+
+def remove_changed_outputs(states: Sequence[_FileState]) -> None:
+    """Delete outputs that a failed run created or rewrote, so that no half-written file is left."""
+    for s in states:
+        if s.changed() and s.path.is_file():
+            s.path.unlink()
+
+
+def snapshot_outputs(paths: Sequence[Path]) -> list[_FileState]:
+    """Remember the state of output files before a run (see :func:`remove_changed_outputs`)."""
+    return [_FileState.of(p) for p in paths]
+
+
+def run_removing_failed_outputs(run: Callable[[], int], outputs: Sequence[Path]) -> int:
+    """Call ``run`` (returns an exit code); if it fails, delete the outputs it created or rewrote."""
+    before = snapshot_outputs(outputs)
+    rc = run()
+    if rc != 0:
+        remove_changed_outputs(before)
+    return rc
