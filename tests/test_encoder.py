@@ -20,6 +20,7 @@ from pmp_vvc.partition import cus_to_maps, maps_to_cus, read_dump, sort_cus
 
 pytestmark = pytest.mark.encoder
 guides = pytest.importorskip("pmp_vvc.guides")
+from pmp_vvc.guides import CuQuery, Decision, Guide, SplitMode  # noqa: E402
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "vanilla_md5.json").read_text())["md5"]
 VANILLA = Path(
@@ -214,3 +215,76 @@ def test_unknown_option_fails_without_output(clip128: Clip, tmp_path: Path) -> N
     with pytest.raises(EncodeError, match="Bogus"):
         pmp_vvc.encode(clip128.args(37, tmp_path / "x.bin", "--Bogus=3"))
     assert not (tmp_path / "x.bin").exists()
+
+
+_SPLITS = (
+    int(SplitMode.QT) | int(SplitMode.BT_H) | int(SplitMode.BT_V) | int(SplitMode.TT_H) | int(SplitMode.TT_V)
+)
+
+
+def only(mode: SplitMode) -> Decision:
+    """Test exactly one mode of the CU."""
+    return Decision(veto=int(SplitMode.ALL) & ~int(mode), force=int(mode))
+
+
+class HandMade(Guide):
+    """Whole 64x64 blocks of clip_odd, luma: QT to 32x32, BT_H at 32x32, TT_V at 32x16, then leaves."""
+
+    def decide(self, cu: CuQuery) -> Decision:
+        # Nodes left by VTM's implicit splits at the picture edge are asked too: leave them to VTM.
+        if cu.chroma or cu.x >= 128 or cu.y >= 64:
+            return Decision()
+        if cu.qt_depth == 1:
+            return only(SplitMode.QT)
+        if cu.mt_depth == 0:
+            return only(SplitMode.BT_H)
+        if cu.mt_depth == 1:
+            return only(SplitMode.TT_V)
+        return only(SplitMode.NO_SPLIT)
+
+
+class Leaves64(Guide):
+    """Luma: code every 64x64 node unsplit (VTM's LCTUFast depth limit may want deeper)."""
+
+    def decide(self, cu: CuQuery) -> Decision:
+        return Decision() if cu.chroma else Decision(veto=_SPLITS, force=int(SplitMode.NO_SPLIT))
+
+
+def test_forced_partition_is_coded_and_dumped(clip_odd: Clip, tmp_path: Path) -> None:
+    dump, rec = tmp_path / "h.dump", tmp_path / "h_rec.yuv"
+    stats = pmp_vvc.encode(
+        clip_odd.args(37, tmp_path / "h.bin", "-o", str(rec), f"--PMPDumpPartition={dump}", frames=1),
+        guide=HandMade(),
+    )
+    assert stats.guide is not None and stats.guide.fallbacks == 0
+    (pic,) = read_dump(dump)
+    luma = pic.cus[pic.cus[:, 1] == 0]
+    inside = luma[
+        (luma[:, 2] < 128) & (luma[:, 3] < 64)
+    ]  # the two whole 64x64 blocks; the rest is picture edge
+    expected = []
+    for y32 in range(0, 64, 32):
+        for x32 in range(0, 128, 32):
+            for y16 in (y32, y32 + 16):
+                expected += [
+                    (x32, y16, 8, 16, 2, 3, 2),
+                    (x32 + 8, y16, 16, 16, 2, 2, 2),
+                    (x32 + 24, y16, 8, 16, 2, 3, 2),
+                ]
+    got = sorted(
+        (int(c[2]), int(c[3]), int(c[4]), int(c[5]), int(c[6]), int(c[7]), int(c[8])) for c in inside
+    )
+    assert got == sorted(expected)
+    assert decode_md5(tmp_path / "h.bin", tmp_path) == md5(rec)
+
+
+def test_forced_non_split_overrides_vtm_depth_limits(clip128: Clip, tmp_path: Path) -> None:
+    dump = tmp_path / "l.dump"
+    stats = pmp_vvc.encode(
+        clip128.args(37, tmp_path / "l.bin", f"--PMPDumpPartition={dump}"), guide=Leaves64()
+    )
+    assert stats.guide is not None and stats.guide.fallbacks == 0
+    assert stats.luma.splits == 2 * 1  # only the forced 128 -> 64 QT of each picture's CTU
+    for pic in read_dump(dump):
+        luma = pic.cus[pic.cus[:, 1] == 0]
+        assert (luma[:, 4] == 64).all() and (luma[:, 5] == 64).all() and (luma[:, 6] == 1).all()
