@@ -85,3 +85,26 @@ def test_starter_samples_cached(tmp_path, monkeypatch):
     assert np.array_equal(starter_samples(root, batches=["batch000"], qps=(22, 37)).qt, s.qt)
     with pytest.raises(InputError, match="not found"):
         starter_samples(root, batches=["batch999"])
+
+
+def test_label_statistics_counts_valid_cells_per_qp():
+    from pmp_vvc.labels import label_statistics
+
+    n = 2
+    qt = np.zeros((n, 8, 8), np.int8)
+    qt[0, :4] = 2  # block 0: top half QT depth 2 (16x16), bottom half 0 (64x64)
+    qt[1] = -1  # block 1 entirely outside the picture: not counted
+    mtt = np.zeros((n, 3, 16, 16), np.int8)
+    mtt[0, 0, :, :4] = 2
+    direction = np.zeros((n, 3, 16, 16), np.int8)
+    direction[0, 0, :8] = 1
+    direction[0, 0, 8:] = 2
+    s = Samples(np.zeros((n, 68, 68), np.uint16), 8, np.array([22, 37], np.int16), qt, mtt, direction,
+                np.array(["a", "b"]))
+    stats = label_statistics(s)
+    assert sorted(stats) == [22, 37]
+    assert stats[22]["blocks"] == [1.0]
+    assert stats[22]["qt"] == [0.5, 0.0, 0.5, 0.0]
+    assert stats[22]["mtt1"] == [0.75, 0.0, 0.25]
+    assert stats[22]["direction1"] == [0.0, 0.5, 0.5] and stats[22]["direction2"] == [1.0, 0.0, 0.0]
+    assert stats[37]["qt"] == [0.0, 0.0, 0.0, 0.0]

@@ -86,3 +86,25 @@ def test_cli_rejects_bad_rho(tmp_path):
         cli_train.main(["--rho", "1.5", "--run-dir", str(tmp_path)])
     assert run_cli(cli_train.main, ["--rho", "0", "--run-dir", str(tmp_path)]) == 2
     assert cli_train.build_parser().parse_args([]).rho == 0.5
+
+
+def test_growing_set_records_each_epoch_shards(tmp_path):
+    from pmp_vvc.labels import save_shard
+
+    shards = tmp_path / "ds" / "shards"
+    shards.mkdir(parents=True)
+    base = synthetic(4)
+
+    def add(name: str, n: int) -> None:
+        save_shard(shards / f"{name}.npz", synthetic(n, seed=n))
+        (shards / f"{name}.json").write_text("{}")
+
+    add("g000000-qp22", 3)
+    save_shard(shards / "g000001-qp22.npz", synthetic(5))  # no provenance json yet: not finished
+    grow = cli_train.GrowingSet(base, [tmp_path / "ds"], tmp_path / "epochs.json")
+    assert len(grow(0)) == 7
+    add("g000002-qp22", 2)
+    assert len(grow(0)) == 7  # epoch 0 keeps its recorded shards (exact resume)
+    assert len(grow(1)) == 9
+    again = cli_train.GrowingSet(base, [tmp_path / "ds"], tmp_path / "epochs.json")
+    assert len(again(0)) == 7 and len(again(1)) == 9

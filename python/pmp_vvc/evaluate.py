@@ -71,3 +71,39 @@ def decision_accuracies(pred: dict[str, I8], true: dict[str, I8],
 def all_accuracies(pred: dict[str, I8], true: dict[str, I8]) -> dict[str, float]:
     """Map and decision accuracies together."""
     return {**map_accuracies(pred, true), **decision_accuracies(pred, true)}
+
+
+def constant_baseline(train_qp: npt.NDArray[np.integer], train: dict[str, I8], qp: npt.NDArray[np.integer]
+                      ) -> dict[str, I8]:
+    """Trivial per-QP predictor: the most frequent training class of each map (and MTT layer) at each QP.
+
+    ``train`` holds the training maps (qt, mtt, direction); returns constant maps for blocks at ``qp``
+    (a QP absent from training falls back to all training blocks).
+    """
+    n = len(qp)
+    pred = {"qt": np.zeros((n, 8, 8), np.int8), "mtt": np.zeros((n, 3, 16, 16), np.int8),
+            "direction": np.zeros((n, 3, 16, 16), np.int8)}
+
+    def mode(a: npt.NDArray[np.integer]) -> int:
+        valid = a[a >= 0].astype(np.int64)
+        return int(np.bincount(valid).argmax()) if valid.size else 0
+
+    for q in np.unique(qp).tolist():
+        src = train_qp == q if np.any(train_qp == q) else np.ones(len(train_qp), dtype=bool)
+        sel = qp == q
+        pred["qt"][sel] = mode(train["qt"][src])
+        for name in ("mtt", "direction"):
+            for layer in range(3):
+                pred[name][sel, layer] = mode(train[name][src][:, layer])
+    return pred
+
+
+def accuracy_table(pred: dict[str, I8], true: dict[str, I8], qp: npt.NDArray[np.integer]
+                   ) -> dict[str, dict[str, float]]:
+    """All accuracies over every block (key ``"all"``) and per QP (keys ``"qp22"``, ...)."""
+    out = {"all": all_accuracies(pred, true)}
+    for q in np.unique(qp).tolist():
+        sel = qp == q
+        out[f"qp{q}"] = all_accuracies({k: v[sel] for k, v in pred.items()},
+                                       {k: v[sel] for k, v in true.items()})
+    return out

@@ -202,3 +202,26 @@ def starter_samples(root: str | Path, batches: list[str] | None = None, qps: tup
         shard.parent.mkdir(parents=True, exist_ok=True)
         save_shard(shard, samples)
     return samples
+
+
+def label_statistics(samples: Samples) -> dict[int, dict[str, list[float]]]:
+    """Per QP: class frequencies of QT depth (per 16x16), MTT increment and direction (per 4x4 and layer).
+
+    Returns ``{qp: {"blocks": [n], "qt": [f64, f32, f16, f8], "mtt1": [f0, f1, f2], ..., "direction3":
+    [none, hor, ver]}}``; cells outside the picture are not counted.
+    """
+    out: dict[int, dict[str, list[float]]] = {}
+
+    def freq(a: npt.NDArray[np.int8], n: int) -> list[float]:
+        valid = a[a >= 0].astype(np.int64)
+        return (np.bincount(valid, minlength=n)[:n] / max(1, valid.size)).tolist()
+
+    for qp in sorted(np.unique(samples.qp).tolist()):
+        sel = samples.qp == qp
+        row: dict[str, list[float]] = {"blocks": [float(sel.sum())],
+                                       "qt": freq(samples.qt[sel][:, ::2, ::2], 4)}
+        for layer in range(3):
+            row[f"mtt{layer + 1}"] = freq(samples.mtt[sel][:, layer], 3)
+            row[f"direction{layer + 1}"] = freq(samples.direction[sel][:, layer], 3)
+        out[int(qp)] = row
+    return out

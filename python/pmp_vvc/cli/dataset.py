@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude-crops", action="append", default=[], type=Path, metavar="CROPS_NPZ",
                    help="leave out every image used by a starter-label crops.npz (e.g. held-out batches)")
     p.add_argument("--max-shards", type=int, help="stop after encoding this many new shards")
+    p.add_argument("--stats", action="store_true",
+                   help="only print the label statistics (per QP) of the finished shards of OUT/NAME")
     return p
 
 
@@ -65,12 +67,35 @@ def _excluded(args: argparse.Namespace) -> set[str]:
     return names
 
 
+def _print_stats(out: Path) -> None:
+    from pmp_vvc import dataset
+    from pmp_vvc.labels import concat, label_statistics, load_shard
+
+    paths = dataset.shard_paths(out)
+    if not paths:
+        raise InputError(f"no finished shards in {out}")
+    stats = label_statistics(concat([load_shard(p) for p in paths]))
+    print("| QP | blocks | QT 64/32/16/8 | MTT incr 0/1/2, layer 1 ; 2 ; 3 "
+          "| dir none/hor/ver, layer 1 ; 2 ; 3 |")
+    print("|---|---|---|---|---|")
+    for qp, row in stats.items():
+        def f(v: list[float]) -> str:
+            return "/".join(f"{x:.2f}" for x in v)
+
+        mtt = " ; ".join(f(row[f"mtt{k}"]) for k in (1, 2, 3))
+        dirs = " ; ".join(f(row[f"direction{k}"]) for k in (1, 2, 3))
+        print(f"| {qp} | {int(row['blocks'][0])} | {f(row['qt'])} | {mtt} | {dirs} |")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run pmp-dataset; returns the exit code."""
     from pmp_vvc import dataset
 
     args = build_parser().parse_args(argv)
     setup_logging(args)
+    if args.stats:
+        _print_stats(args.out or dataset.default_out_dir(args.name))
+        return 0
     if args.jobs < 1 or args.group < 1 or args.budget_mpix <= 0:
         raise ConfigError("--jobs and --group must be >= 1 and --budget-mpix > 0")
     cfgs = [s for s in args.sources if s.suffix == ".cfg"]

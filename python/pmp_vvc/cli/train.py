@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-minutes", type=float, default=3.0)
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (tests)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--evaluate", type=Path, metavar="CHECKPOINT",
+                   help="do not train: print accuracies (all and per QP) of a checkpoint and of the per-QP "
+                        "constant baseline on the validation batches")
+    p.add_argument("--eval-rho", type=float, help="with --evaluate: run the model at this keep ratio")
+    p.add_argument("--report", type=Path, help="with --evaluate: also write the figures as JSON here")
     return p
 
 
@@ -79,6 +84,32 @@ class GrowingSet:
         return concat([self.base, *(self.cache[p] for p in used[str(epoch)])])
 
 
+_COLS = ("qt", "qt16", "mtt1", "mtt2", "mtt3", "direction1", "direction2", "direction3", "split",
+         "split_type", "split_recall", "nosplit_recall")
+
+
+def evaluate_checkpoint(path: Path, train_set: Samples, val_set: Samples, rho: float | None
+                        ) -> dict[str, dict[str, dict[str, float]]]:
+    """Accuracy tables of a checkpoint and of the per-QP constant baseline on ``val_set``."""
+    from pmp_vvc.evaluate import accuracy_table, constant_baseline
+    from pmp_vvc.train import load_model, predict
+
+    true = {"qt": val_set.qt, "mtt": val_set.mtt, "direction": val_set.direction}
+    model = load_model(path, rho=rho)
+    base = constant_baseline(train_set.qp, {"qt": train_set.qt, "mtt": train_set.mtt,
+                                            "direction": train_set.direction}, val_set.qp)
+    return {"model": accuracy_table(predict(model, val_set), true, val_set.qp),
+            "constant_per_qp": accuracy_table(base, true, val_set.qp)}
+
+
+def _print_table(tables: dict[str, dict[str, dict[str, float]]]) -> None:
+    print("| predictor | QPs | " + " | ".join(_COLS) + " |")
+    print("|---|---|" + "---|" * len(_COLS))
+    for name, table in tables.items():
+        for key, row in table.items():
+            print(f"| {name} | {key} | " + " | ".join(f"{row[c]:.3f}" for c in _COLS) + " |")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run pmp-train."""
     args = build_parser().parse_args(argv)
@@ -92,6 +123,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0.0 < args.rho <= 1.0:
         raise ConfigError(f"--rho must be in (0, 1], got {args.rho}")
     torch.set_num_threads(args.threads)
+    if args.evaluate is not None:
+        samples = starter_samples(args.labels)
+        train_part, val_part = split_by_batch(samples, tuple(b for b in args.val_batches.split(",") if b))
+        tables = evaluate_checkpoint(args.evaluate, train_part, val_part, args.eval_rho)
+        _print_table(tables)
+        if args.report:
+            args.report.write_text(json.dumps(tables, indent=1))
+        return 0
     run_dir = args.run_dir or cache_dir() / "runs" / f"rho{args.rho}-seed{args.seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(run_dir / "train.log")

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import numpy as np
+
+from pmp_vvc.evaluate import accuracy_table, constant_baseline, decision_accuracies
+from pmp_vvc.partition import cus_to_maps
+
+
+def _maps(n: int, qt: int, mtt: int, direction: int) -> dict[str, np.ndarray]:
+    return {"qt": np.full((n, 8, 8), qt, np.int8), "mtt": np.full((n, 3, 16, 16), mtt, np.int8),
+            "direction": np.full((n, 3, 16, 16), direction, np.int8)}
+
+
+def test_constant_baseline_is_per_qp_mode():
+    train = _maps(4, 1, 0, 0)
+    train["qt"][2:] = 2  # QP 37 blocks are mostly QT depth 2 ...
+    train["qt"][3, 0, 0] = -1  # ... and cells outside the picture do not count
+    train["direction"][2:, 0] = 1
+    train_qp = np.array([22, 22, 37, 37])
+    pred = constant_baseline(train_qp, train, np.array([37, 22, 27]))
+    assert (pred["qt"][0] == 2).all() and (pred["qt"][1] == 1).all()
+    assert (pred["direction"][0, 0] == 1).all() and (pred["direction"][0, 1] == 0).all()
+    assert (pred["direction"][1] == 0).all()
+    assert pred["qt"][2, 0, 0] in (1, 2)  # QP 27 unseen: mode over all training blocks
+
+
+def test_plurality_decisions_tolerate_noisy_direction_maps():
+    # truth: 64x64 QT to 32x32, every 32x32 node split BT_H at MTT layer 1
+    rows = []
+    for y in (0, 32):
+        for x in (0, 32):
+            for dy in (0, 16):
+                series = 1 | (1 << 5) | (2 << 10)
+                rows.append([0, 0, x, y + dy, 32, 16, 2, 1, 1, series])
+    maps = cus_to_maps(np.array(rows, dtype=np.int64), 64, 64)
+    true = {"qt": maps.qt, "mtt": maps.increments, "direction": maps.direction}
+    noisy = {k: v.copy() for k, v in true.items()}
+    noisy["direction"][0, 0, 0, 0] = 2  # one wrong cell in the first 32x32 node
+    plural = decision_accuracies(noisy, true)
+    strict = decision_accuracies(noisy, true, unanimous=True)
+    assert plural["split_type"] == 1.0 and strict["split_type"] < 1.0
+    table = accuracy_table(true, true, np.array([32]))
+    assert set(table) == {"all", "qp32"} and table["all"]["split"] == 1.0 and table["qp32"]["qt16"] == 1.0
