@@ -11,7 +11,7 @@ import pytest
 
 import pmp_vvc
 from conftest import Clip, md5
-from pmp_vvc.partition import read_dump, sort_cus
+from pmp_vvc.partition import cus_to_maps, read_dump, sort_cus
 
 pytestmark = pytest.mark.encoder
 predictor = pytest.importorskip("pmp_vvc.predictor")
@@ -54,6 +54,24 @@ def test_oracle_level3_reproduces_the_anchor_partition(clip128: Clip, anchor: An
     assert oracle.chroma.total == pytest.approx(stats.chroma.total, rel=0.2)  # chroma keeps full RDO
     assert oracle.guide is not None and oracle.guide.pictures == 2 and oracle.guide.fallbacks == 0
     assert decodes_to(out, rec, tmp_path)
+
+
+def test_oracle_rules_edge_blocks_too(clip_odd: Clip, tmp_path: Path) -> None:
+    """136x72: only one whole 64x64 block; the oracle's exact maps drive the partial ones as well."""
+    anchor_dump, dump = tmp_path / "a.dump", tmp_path / "o.dump"
+    stats = pmp_vvc.encode(clip_odd.args(QP, tmp_path / "a.bin", f"--PMPDumpPartition={anchor_dump}",
+                                         frames=1))
+    oracle = pmp_vvc.encode(clip_odd.args(QP, tmp_path / "o.bin", f"--PMPGuide=oracle:{anchor_dump}",
+                                          "--PMPLevel=3", f"--PMPDumpPartition={dump}", frames=1))
+    want, got = ({tuple(r[2:9]) for r in cus[0]} for cus in (luma_cus(anchor_dump), luma_cus(dump)))
+    # identical, except where the anchor used a 4th MTT level (the implicit edge BT counts as one): the maps
+    # hold 3 layers, so level 3 leaves deeper nodes to RDO
+    pic = read_dump(anchor_dump)[0]
+    maps = cus_to_maps(pic.cus, pic.width, pic.height)
+    truncated = {tuple(o) for o, t in zip(maps.origins.tolist(), maps.truncated, strict=True) if t}
+    assert want != got and len(want & got) > 0.9 * len(want)
+    assert {(x // 64 * 64, y // 64 * 64) for x, y, *_ in want ^ got} <= truncated
+    assert oracle.luma.total < 0.2 * stats.luma.total
 
 
 def test_oracle_levels_trade_checks_for_freedom(clip128: Clip, anchor: Anchor,

@@ -145,6 +145,18 @@ def test_chroma_and_edge_blocks_get_no_decision() -> None:
     assert vf(MapGuide(level=3).decide(cu(0, 0, 64, 64, 1))) == (0, 0)  # no maps at all
 
 
+def test_edge_blocks_on_request() -> None:
+    qt, inc, dirs = hard_maps(blocks=4)
+    qt[:] = 1
+    g = MapGuide(level=3, edge_blocks=True)
+    g.set_maps(96, 112, one_hot(qt, 4), one_hot(inc, 3), one_hot(dirs, 3))
+    assert g.edge_blocks
+    # inside the picture, in a partial block: decided (the non-split search not forced, see forceMask)
+    assert vf(g.decide(cu(64, 0, 32, 32, 2))) == (ALL & ~NS, 0)
+    assert vf(g.decide(cu(0, 64, 32, 32, 2))) == (ALL & ~NS, 0)
+    assert vf(g.decide(cu(64, 64, 32, 64, 2))) == (0, 0)  # reaches outside the picture
+
+
 def test_illegal_map_split_falls_back_to_a_legal_mode() -> None:
     qt, inc, dirs = hard_maps()
     dirs[0, 0], inc[0, 0] = 1, 1  # BT_H of the 64x64 node: illegal (MaxBT 32)

@@ -9,6 +9,7 @@ import pytest
 
 import pmp_vvc
 from conftest import Clip
+from pmp_vvc.buildinfo import extension
 from pmp_vvc.errors import ConfigError, EncodeError, InputError, ModelError
 from pmp_vvc.labels import extract_blocks, normalise
 from pmp_vvc.partition import PicturePartition, write_dump
@@ -133,7 +134,7 @@ def test_stored_maps_round_trip(tmp_path: Path) -> None:
 def test_guide_from_options(tmp_path: Path) -> None:
     g = guides.guide_from_options({"PMPModel": str(MODEL), "PMPLevel": "1", "PMPThreshold": "0.4",
                                    "PMPThreads": "1"})
-    assert isinstance(g, guides._vtm.MapGuide) and g.level == 1 and g.threshold == pytest.approx(0.4)
+    assert isinstance(g, extension().MapGuide) and g.level == 1 and g.threshold == pytest.approx(0.4)
     hand_dump(tmp_path / "a.dump")
     g = guides.guide_from_options({"PMPGuide": f"oracle:{tmp_path / 'a.dump'}", "PMPLevel": "3"})
     assert g.level == 3 and g.threshold == 0.0
@@ -167,3 +168,12 @@ def test_encoder_fails_cleanly_on_bad_models(clip128: Clip, tmp_path: Path) -> N
         assert not out.exists()
         assert encoder_cli.main(clip128.args(37, out, f"--PMPModel={model}", frames=1)) != 0
         assert not out.exists()
+
+
+def test_oracle_by_qp_pattern(tmp_path: Path) -> None:
+    hand_dump(tmp_path / "seq_QP37.dump")
+    source = predictor.oracle_source(str(tmp_path / "seq_QP{qp}.dump"))
+    qt, _, _ = source(np.zeros((64, 128), np.int16), 10, 37, 4)
+    assert qt.shape == (2, 4, 8, 8)
+    with pytest.raises(InputError, match=r"seq_QP22\.dump"):
+        source(np.zeros((64, 128), np.int16), 10, 22, 4)

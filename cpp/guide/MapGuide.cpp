@@ -45,8 +45,8 @@ struct MapGuide::Node
   int layer;          // mtDepth: the MTT layer whose maps decide this node
 };
 
-MapGuide::MapGuide(MapSource source, int level, double threshold, MapLimits limits)
-  : m_source(std::move(source)), m_level(level), m_threshold(threshold), m_limits(limits)
+MapGuide::MapGuide(MapSource source, int level, double threshold, bool edgeBlocks, MapLimits limits)
+  : m_source(std::move(source)), m_level(level), m_threshold(threshold), m_edgeBlocks(edgeBlocks), m_limits(limits)
 {
   if (level < 0 || level > kMttLayers)
   {
@@ -131,12 +131,12 @@ int MapGuide::blockIndex(const CuQuery& cu) const
 {
   const int bx = cu.x / kBlock, by = cu.y / kBlock;
   if (cu.x < 0 || cu.y < 0 || bx >= m_blocksX || by >= m_blocksY || cu.x + cu.width > (bx + 1) * kBlock
-      || cu.y + cu.height > (by + 1) * kBlock)
+      || cu.y + cu.height > (by + 1) * kBlock || cu.x + cu.width > m_width || cu.y + cu.height > m_height)
   {
     return -1;
   }
   const int b = by * m_blocksX + bx;
-  return m_whole[size_t(b)] ? b : -1;
+  return (m_whole[size_t(b)] || m_edgeBlocks) ? b : -1;
 }
 
 bool MapGuide::legal(const Node& n, uint8_t mode) const
@@ -347,7 +347,7 @@ Decision MapGuide::decide(const CuQuery& cu)
     {
       return {};
     }
-    return qt ? Decision{ uint8_t(allowed & ~kQt), kQt } : Decision{ kQt, forceMask(kNoSplit) };
+    return qt ? Decision{ uint8_t(allowed & ~kQt), kQt } : Decision{ kQt, forceMask(cu, kNoSplit) };
   }
   // Lk: the smallest set of modes, the map's own split first and then by probability, whose mass reaches
   // the threshold (threshold 0: the map's split alone, as in TIP-23).
@@ -370,16 +370,19 @@ Decision MapGuide::decide(const CuQuery& cu)
     set |= next;
     mass += c.prob[bitIndex(next)];
   }
-  return Decision{ uint8_t(allowed & ~set), forceMask(set) };
+  return Decision{ uint8_t(allowed & ~set), forceMask(cu, set) };
 }
 
-// The non-split search is forced only with hard maps (threshold 0). With several candidates at a node, a CU
-// area can be reached again along another split path, where VTM reuses its cached result (IS_REUSING_CU):
-// forcing ETM_INTRA there makes VTM code the CU twice ("Overwriting a pre-existing value" in addCU), a
-// GuidedModeCtrl limitation. Without the force, a map "no split" that LCTUFast's minimum QT depth refuses
-// ends in the encoder's fallback (VTM's own list, i.e. the QT split), which is legal and cheap.
-uint8_t MapGuide::forceMask(uint8_t set) const
+// The non-split search is forced only with hard maps (threshold 0) in whole blocks, where every guided node
+// is reached along one split path. With several candidates at a node, or at the picture edge (where VTM
+// tries both its implicit split and QT), a CU area can be reached again along another path, and VTM reuses
+// its cached result (IS_REUSING_CU): forcing ETM_INTRA there makes VTM code the CU twice ("Overwriting a
+// pre-existing value" in addCU), a GuidedModeCtrl limitation. Without the force, a map "no split" that
+// LCTUFast's minimum QT depth refuses ends in the encoder's fallback (VTM's own list: the QT split).
+uint8_t MapGuide::forceMask(const CuQuery& cu, uint8_t set) const
 {
-  return m_threshold > 0.0 ? uint8_t(set & ~kNoSplit) : set;
+  const int  b     = blockIndex(cu);
+  const bool whole = b >= 0 && m_whole[size_t(b)];
+  return (m_threshold > 0.0 || !whole) ? uint8_t(set & ~kNoSplit) : set;
 }
 }   // namespace pmp

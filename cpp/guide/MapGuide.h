@@ -42,21 +42,25 @@ public:
   static constexpr size_t kQtPerBlock  = size_t(kQtClasses) * kQtGrid * kQtGrid;
   static constexpr size_t kMttPerBlock = size_t(kMttClasses) * kMttLayers * kMttGrid * kMttGrid;
 
-  // level 0..3 (MTT layers decided by the map), threshold in [0, 1] (0: hard maps, one candidate per node).
-  MapGuide(MapSource source, int level, double threshold, MapLimits limits = MapLimits{});
+  // level 0..3 (MTT layers decided by the map), threshold in [0, 1] (0: hard maps, one candidate per node);
+  // edgeBlocks: also rule on nodes inside the picture of 64x64 blocks that cross its right/bottom edge (for
+  // maps that are valid there, e.g. an oracle's; the model is trained on whole blocks only).
+  MapGuide(MapSource source, int level, double threshold, bool edgeBlocks = false, MapLimits limits = MapLimits{});
 
   void     beginPicture(const PictureInfo& picture) override;
   Decision decide(const CuQuery& cu) override;
 
   // Maps of a width x height picture, blocks in raster order over ceil(width/64) x ceil(height/64), layouts
   // (block, class, row, col) for qt and (block, class, layer, row, col) for mtt/dir (the model's outputs after
-  // a softmax over the class axis). Values are copied. Blocks not wholly inside the picture are ignored.
+  // a softmax over the class axis). Values are copied. Blocks not wholly inside the picture are ignored
+  // unless edgeBlocks is set.
   void setMaps(int width, int height, const float* qt, const float* mtt, const float* dir, size_t numBlocks);
   void clearMaps();
 
   bool   hasMaps() const { return m_width > 0; }
   int    level() const { return m_level; }
   double threshold() const { return m_threshold; }
+  bool   edgeBlocks() const { return m_edgeBlocks; }
   int    width() const { return m_width; }
   int    height() const { return m_height; }
 
@@ -75,7 +79,7 @@ private:
   uint8_t impliedSplit(const Node& n) const;
   void modeProbabilities(const Node& n, std::array<double, 6>& prob) const;
   bool legal(const Node& n, uint8_t mode) const;
-  uint8_t forceMask(uint8_t set) const;
+  uint8_t forceMask(const CuQuery& cu, uint8_t set) const;
 
   float qtP(int b, int c, int r, int col) const
   {
@@ -94,6 +98,7 @@ private:
   MapSource         m_source;
   int               m_level;
   double            m_threshold;
+  bool              m_edgeBlocks;
   MapLimits         m_limits;
   int               m_width = 0, m_height = 0, m_blocksX = 0, m_blocksY = 0;
   std::vector<float>  m_qt, m_inc, m_dir;               // probabilities

@@ -4,12 +4,14 @@ A map source is called by :class:`MapGuide` (C++) at the start of every picture 
 plane (int16 at the internal bit depth, not LMCS-reshaped), the bit depth, the slice QP and the POC, and
 returns the picture's class probabilities ``(qt (B,4,8,8), mtt (B,3,3,16,16), direction (B,3,3,16,16))``
 for all 64x64 blocks in raster order (layouts of the model's outputs: batch, class[, layer], row, col).
-The guide ignores blocks that are not wholly inside the picture, so sources may leave them at zero.
+The model guide ignores blocks that are not wholly inside the picture (the model is trained on whole
+blocks), so the model leaves them at zero; the oracle rules there too (its maps are exact).
 
 * :class:`ModelPredictor`: onnxruntime on all whole blocks of the picture in one batch, inputs cut by
   :func:`pmp_vvc.labels.extract_blocks` exactly as for training.
 * :class:`StoredMaps`: maps kept per POC (replay; ``--PMPGuide=replay:<npz>``), and :func:`oracle_maps`:
-  one-hot maps of an anchor's partition dump (``--PMPGuide=oracle:<dump>``), the ceiling of the method.
+  one-hot maps of an anchor's partition dump (``--PMPGuide=oracle:<dump>``, or a path pattern with
+  ``{qp}``: :class:`OracleByQp`), the ceiling of the method.
 """
 
 from __future__ import annotations
@@ -198,8 +200,36 @@ def oracle_maps(dump: str | Path) -> StoredMaps:
     return StoredMaps(maps, name=f"oracle {dump}")
 
 
-def map_guide(source: Any, level: int = 2, threshold: float = 0.0) -> Any:
+class OracleByQp:
+    """Oracle maps from a dump path pattern with ``{qp}`` (one anchor dump per QP), loaded at first use.
+
+    Lets one option string (``--PMPGuide=oracle:dumps/seq_QP{qp}.dump``) serve a sweep over QPs.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        if "{qp}" not in pattern:
+            raise ConfigError(f"oracle dump pattern {pattern!r} has no {{qp}}")
+        self.pattern = pattern
+        self._by_qp: dict[int, StoredMaps] = {}
+
+    def __call__(self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int,
+                 poc: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Map-source call of :class:`MapGuide`: the one-hot maps of the dump of this QP."""
+        if qp not in self._by_qp:
+            self._by_qp[qp] = oracle_maps(self.pattern.replace("{qp}", str(qp)))
+        return self._by_qp[qp](luma, bit_depth, qp, poc)
+
+
+def oracle_source(spec: str) -> StoredMaps | OracleByQp:
+    """Build the source of ``--PMPGuide=oracle:SPEC``: a dump file, or a pattern with ``{qp}``."""
+    return OracleByQp(spec) if "{qp}" in spec else oracle_maps(spec)
+
+
+def map_guide(source: Any, level: int = 2, threshold: float = 0.0, edge_blocks: bool = False) -> Any:
     """Build a :class:`MapGuide` (C++) fed by ``source`` at ``level`` 0..3 and confidence ``threshold``.
+
+    ``edge_blocks``: also rule inside 64x64 blocks that cross the picture edge (oracle maps are exact
+    there; the model is trained on whole blocks only and leaves them to VTM).
 
     Raises:
         ConfigError: level outside 0..3 or threshold outside [0, 1].
@@ -208,4 +238,4 @@ def map_guide(source: Any, level: int = 2, threshold: float = 0.0) -> Any:
         raise ConfigError(f"--PMPLevel must be 0, 1, 2 or 3, got {level}")
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"--PMPThreshold must be in [0, 1], got {threshold}")
-    return extension().MapGuide(source, level=level, threshold=threshold)
+    return extension().MapGuide(source, level=level, threshold=threshold, edge_blocks=edge_blocks)

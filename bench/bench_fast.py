@@ -1,0 +1,267 @@
+"""Benchmark the fast encoder: anchor vs oracle / model points at levels L0..L3 and confidence thresholds.
+
+For every selected point and sequence this runs ``pmp-run`` (in process, :func:`pmp_vvc.cli.run.main`)
+into one output folder, so anchors are encoded once and shared by all points, and finished encodes are
+skipped on a rerun (resumable; run it in pieces with ``--points``). Oracle points need the anchor's
+partition dump per sequence and QP: the script makes them first (``OUT/dumps``, one extra anchor-like
+encode each, skipped when present). It then writes ``OUT/bench.md``, ``OUT/bench.csv`` and
+``OUT/ts_bdbr.png`` (time saving vs BD-rate Y), one row per point: BDBR Y / YUV, TS mean, EncT, RD-check
+reduction (luma, all) and the inference share (guide CPU time over the test's and the anchor's encoding
+time), averaged over the sequences.
+
+Examples::
+
+    python bench/bench_fast.py --points oracle-L0,oracle-L1,oracle-L2,oracle-L3,model-L2 \\
+        --seq ../shared/data/dev/sequences/carphone.cfg ../shared/data/dev/sequences/CiscoVT2people.cfg
+    python bench/bench_fast.py --points 'model-*' -j 2          # every model point, all dev sequences
+    python bench/bench_fast.py --report-only                     # tables/plot from what is done
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import fnmatch
+import json
+import math
+import shlex
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_SEQUENCES = ROOT.parent / "shared" / "data" / "dev" / "sequences"
+DEFAULT_MODEL = ROOT / "models" / "pmp-vit-rho0.5.onnx"
+THRESHOLDS = (0.5, 0.7, 0.9)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One operating point: a name and its encoder options (``{dumps}``/``{seq}`` filled per sequence)."""
+
+    name: str
+    options: str
+    kind: str  # "oracle" or "model"
+    level: int
+    threshold: float
+
+
+def all_points(model: Path) -> list[Point]:
+    """Every point the bench knows, in table order."""
+    pts = [Point(f"oracle-L{k}", f"--PMPGuide=oracle:{{dumps}}/{{seq}}_QP{{qp}}.dump --PMPLevel={k}",
+                 "oracle", k, 0.0) for k in range(4)]
+    pts += [Point(f"model-L{k}", f"--PMPModel={model} --PMPLevel={k}", "model", k, 0.0) for k in range(4)]
+    pts += [Point(f"model-L{k}-t{t}", f"--PMPModel={model} --PMPLevel={k} --PMPThreshold={t}", "model", k, t)
+            for k in (2, 3) for t in THRESHOLDS]
+    return pts
+
+
+def select(points: list[Point], spec: str) -> list[Point]:
+    """Points matching a comma list of names or shell patterns (``oracle-*``)."""
+    chosen = [p for p in points if any(fnmatch.fnmatchcase(p.name, pat.strip()) for pat in spec.split(","))]
+    if not chosen:
+        raise SystemExit(f"no point matches {spec!r}; known: {', '.join(p.name for p in points)}")
+    return chosen
+
+
+def point_options(point: Point, seq: str, dumps: Path) -> str:
+    """The ``--test`` string of a point for one sequence."""
+    return point.options.replace("{dumps}", str(dumps)).replace("{seq}", seq)
+
+
+def make_dumps(seq_cfgs: Sequence[Path], qps: Sequence[int], frames: int | None, dumps: Path) -> None:
+    """Anchor partition dumps ``dumps/<seq>_QP<qp>.dump`` (same command line as pmp-run's anchor)."""
+    import pmp_vvc
+    from pmp_vvc.seqcfg import load_sequence
+
+    dumps.mkdir(parents=True, exist_ok=True)
+    cfg = str(pmp_vvc.vtm_cfg())
+    for path in seq_cfgs:
+        seq = load_sequence(path, encoder_cfgs=[cfg], frames=frames)
+        for qp in qps:
+            target = dumps / f"{seq.name}_QP{qp}.dump"
+            if target.exists():
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                part = Path(tmp) / "dump"
+                args = ["-c", cfg, "-c", str(seq.cfg_path), "-i", str(seq.input_file), "-q", str(qp)]
+                args += ["-f", str(frames)] if frames is not None else []
+                args += ["-b", str(Path(tmp) / "a.bin"), "-o", str(Path(tmp) / "a.yuv"),
+                         f"--PMPDumpPartition={part}"]
+                pmp_vvc.encode(args)
+                part.replace(target)
+            print(f"dump {target.name}", flush=True)
+
+
+def run_point(point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace) -> int:
+    """Run pmp-run for one point on every sequence (one call per sequence: oracle dumps are per sequence)."""
+    from pmp_vvc.cli import run
+
+    worst = 0
+    for cfg in seq_cfgs:
+        argv = ["--seq", str(cfg), "--qp", args.qp, "--out", str(args.out / "runs"), "--no-plots", "--quiet",
+                "--no-progress", "--test-label", point.name, "-j", str(args.jobs),
+                "--test", point_options(point, cfg.stem, args.out / "dumps")]
+        argv += ["--frames", str(args.frames)] if args.frames is not None else []
+        argv += ["--verify"] if args.verify else []
+        rc = run.run_cli(run.main, argv)
+        worst = max(worst, rc)
+        summary = args.out / "runs" / "summary.json"
+        if summary.exists():
+            dest = args.out / "points" / point.name / f"{cfg.stem}.json"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            summary.replace(dest)
+        print(f"{point.name} {cfg.stem}: exit {rc}", flush=True)
+    return worst
+
+
+# ------------------------------------------------------------------------------------------------- report
+def _records(encodes: Path) -> list[dict]:  # type: ignore[type-arg]
+    out = []
+    for path in encodes.glob("*.json"):
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if rec.get("status") == "ok":
+            out.append(rec)
+    return out
+
+
+def _mean(values: Sequence[float | None]) -> float:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(vals) / len(vals) if vals else math.nan
+
+
+def point_row(point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace,
+              records: list[dict]) -> dict[str, float | str] | None:  # type: ignore[type-arg]
+    """Averages over the sequences of one point (None if nothing is done yet)."""
+    seqs = []
+    infer, cpu_test, cpu_anchor = 0.0, 0.0, 0.0
+    for cfg in seq_cfgs:
+        path = args.out / "points" / point.name / f"{cfg.stem}.json"
+        if not path.exists():
+            continue
+        summary = json.loads(path.read_text())
+        seqs.extend(s for s in summary["sequences"] if s.get("bd"))
+        options = tuple(shlex.split(point_options(point, cfg.stem, args.out / "dumps")))
+        by_qp = {}
+        for rec in records:
+            if rec["job"]["seq_name"] == cfg.stem and tuple(rec["job"]["options"]) in (options, ()):
+                by_qp.setdefault(rec["job"]["qp"], {})["test" if rec["job"]["options"] else "anchor"] = rec
+        for pair in by_qp.values():
+            if "test" in pair and "anchor" in pair and pair["test"].get("guide"):
+                infer += pair["test"]["guide"]["cpu_time"]
+                cpu_test += pair["test"]["cpu_time"]
+                cpu_anchor += pair["anchor"]["cpu_time"]
+    if not seqs:
+        return None
+
+    def avg(*keys: str) -> float:
+        vals = []
+        for s in seqs:
+            v = s
+            for k in keys:
+                v = v.get(k) if isinstance(v, dict) else None
+            vals.append(v)
+        return _mean(vals)
+
+    enc_t = [s["time"]["enc_t"] for s in seqs if s.get("time") and s["time"].get("enc_t")]
+    return {
+        "point": point.name, "sequences": len(seqs),
+        "bdbr_y": avg("bd", "bd_rate_y") / 100, "bdbr_yuv": avg("bd", "bd_rate_yuv") / 100,
+        "ts_mean": avg("time", "mean_ts") / 100,
+        "enc_t": math.exp(sum(map(math.log, enc_t)) / len(enc_t)) if enc_t else math.nan,
+        "rdc_luma": avg("time", "rdc_reduction_luma") / 100,
+        "rdc_all": avg("time", "rdc_reduction_total") / 100,
+        "infer_test": infer / cpu_test if cpu_test else math.nan,
+        "infer_anchor": infer / cpu_anchor if cpu_anchor else math.nan,
+    }
+
+
+def _pct(v: float | str) -> str:
+    return f"{100 * v:.2f}%" if isinstance(v, float) and math.isfinite(v) else "n/a"
+
+
+def write_report(rows: list[dict[str, float | str]], args: argparse.Namespace,
+                 seq_cfgs: Sequence[Path]) -> None:
+    """bench.md, bench.csv and ts_bdbr.png in ``args.out``."""
+    cols = ("bdbr_y", "bdbr_yuv", "ts_mean", "enc_t", "rdc_luma", "rdc_all", "infer_test", "infer_anchor")
+    head = ("point", "seqs", "BDBR-Y", "BDBR-YUV", "TS mean", "EncT", "RD checks -luma", "RD checks -all",
+            "inference / test time", "inference / anchor time")
+    lines = [f"Sequences: {', '.join(c.stem for c in seq_cfgs)}; QP {args.qp}; frames {args.frames}; "
+             "CPU time of the encoder process, onnxruntime single-threaded.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lines.append(f"| {r['point']} | {r['sequences']} | " + " | ".join(_pct(r[c]) for c in cols) + " |")
+    (args.out / "bench.md").write_text("\n".join(lines) + "\n")
+    with open(args.out / "bench.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["point", "sequences", *cols])
+        for r in rows:
+            writer.writerow([r["point"], r["sequences"], *(r[c] for c in cols)])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for kind, marker in (("oracle", "s"), ("model", "o")):
+        sel = [r for r in rows if str(r["point"]).startswith(kind)]
+        if sel:
+            ax.plot([100 * float(r["ts_mean"]) for r in sel], [100 * float(r["bdbr_y"]) for r in sel], marker,
+                    label=kind)
+            for r in sel:
+                xy = (100 * float(r["ts_mean"]), 100 * float(r["bdbr_y"]))
+                ax.annotate(str(r["point"]).split("-", 1)[1], xy, fontsize=7, xytext=(3, 3),
+                            textcoords="offset points")
+    ax.set_xlabel("time saving TS (%)")
+    ax.set_ylabel("BD-rate Y (%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(args.out / "ts_bdbr.png", dpi=120)
+    plt.close(fig)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seq", nargs="+", type=Path, help="sequence cfgs (default: all dev sequences)")
+    p.add_argument("--points", default="oracle-*,model-L2", help="comma list of point names/patterns")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="ONNX model of the model points")
+    p.add_argument("--qp", default="22..37", help="QPs (pmp-run syntax)")
+    p.add_argument("--frames", type=int, default=1, help="input frames (AI cfg: 1 -> 1 picture, 9 -> 2)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="encodes at once")
+    p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder (shared anchors)")
+    p.add_argument("--verify", action="store_true", help="decode every bitstream and check its MD5")
+    p.add_argument("--report-only", action="store_true", help="only write the tables/plot from finished runs")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the selected points, then report every point that has results."""
+    args = build_parser().parse_args(argv)
+    from pmp_vvc.qpspec import parse_qp_spec
+
+    seq_cfgs = sorted(args.seq or DEV_SEQUENCES.glob("*.cfg"))
+    points = all_points(args.model.resolve())
+    rc = 0
+    if not args.report_only:
+        chosen = select(points, args.points)
+        if any(p.kind == "oracle" for p in chosen):
+            make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, args.out / "dumps")
+        for point in chosen:
+            rc = max(rc, run_point(point, seq_cfgs, args))
+    records = _records(args.out / "runs" / "encodes")
+    rows = [r for p in points if (r := point_row(p, seq_cfgs, args, records)) is not None]
+    write_report(rows, args, seq_cfgs)
+    print((args.out / "bench.md").read_text())
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
