@@ -116,8 +116,9 @@ def save_shard(path: str | Path, samples: Samples,
             raise InputError(f"extra shard field {name!r}: name clashes or length {len(arr)} != "
                              f"{len(samples)}")
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, version=SHARD_VERSION, bit_depth=samples.bit_depth,
-                        **{f: getattr(samples, f) for f in _FIELDS}, **extra)
+    arrays: dict[str, Any] = {"version": SHARD_VERSION, "bit_depth": samples.bit_depth,
+                              **{f: getattr(samples, f) for f in _FIELDS}, **extra}
+    np.savez_compressed(tmp, **arrays)
     os.replace(tmp, path)
 
 
@@ -214,7 +215,7 @@ def label_statistics(samples: Samples) -> dict[int, dict[str, list[float]]]:
 
     def freq(a: npt.NDArray[np.int8], n: int) -> list[float]:
         valid = a[a >= 0].astype(np.int64)
-        return (np.bincount(valid, minlength=n)[:n] / max(1, valid.size)).tolist()
+        return [float(v) for v in np.bincount(valid, minlength=n)[:n] / max(1, valid.size)]
 
     for qp in sorted(np.unique(samples.qp).tolist()):
         sel = samples.qp == qp
