@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+import pmp_vvc
 from conftest import Clip, md5
 from pmp_vvc.cli import decoder, encoder
-from pmp_vvc.errors import ConfigError, InputError
+from pmp_vvc.errors import ConfigError, EncodeError, InputError
 
 pytestmark = pytest.mark.encoder
 
@@ -67,10 +68,21 @@ def test_unknown_option_exit_code_and_no_output(clip128: Clip, tmp_path: Path) -
 
 
 def test_library_errors_in_process(clip128: Clip, tmp_path: Path) -> None:
+    # Both fail before VTM runs (VTM must never run in the test process: its global state would leak).
     with pytest.raises(ConfigError):
         encoder.main(["-c", str(tmp_path / "missing.cfg")])
     with pytest.raises(InputError, match="bitstream not found"):
         decoder.main(["-b", str(tmp_path / "missing.bin"), "-o", str(tmp_path / "x.yuv")])
+    with pytest.raises(InputError, match="bitstream not found"):
+        pmp_vvc.decode(["-b", str(tmp_path / "missing.bin")])
+
+
+def test_decode_api_reports_a_corrupt_bitstream(tmp_path: Path) -> None:
+    bad, dec = tmp_path / "bad.bin", tmp_path / "dec.yuv"
+    bad.write_bytes(b"\x00\x00\x00\x01" + bytes(range(256)) * 4)
+    with pytest.raises(EncodeError, match="decoder failed"):
+        pmp_vvc.decode(["-b", str(bad), "-o", str(dec)])
+    assert not dec.exists()
 
 
 def test_decoder_on_a_corrupt_bitstream_fails(tmp_path: Path) -> None:

@@ -152,7 +152,13 @@ bool GuidedModeCtrl::guidedTry(CuGuidance& g, const EncTestMode& mode, const Cod
     return vtmSays;
   }
   // Forced past VTM's heuristics (LCTUFast minimum depth, TT skipping, ...), but never into an illegal split.
-  return bit == kNoSplit || partitioner.canSplit(getPartSplit(mode), cs);
+  // A forced non-split means the intra search, and not while VTM reuses a cached coding of this CU area
+  // (ETM_RECO_CACHED then is the non-split): coding the CU twice would corrupt the coding structure.
+  if (bit == kNoSplit)
+  {
+    return mode.type == ETM_INTRA && !m_ComprCUCtxList.back().get<bool>(IS_REUSING_CU);
+  }
+  return partitioner.canSplit(getPartSplit(mode), cs);
 }
 
 void GuidedModeCtrl::count(const EncTestMode& mode, const Partitioner& partitioner)

@@ -246,5 +246,5 @@ def run_encoder(args: collections.abc.Sequence[str], guide: typing.Any = None, g
     """
     Run VTM's EncoderApp with args (argv[0] first); returns its exit code. The log goes to stdout.
     """
-BUILD_ID: str = 'vtm23.13-4f4d297da9fb7e2e'
+BUILD_ID: str = 'vtm23.13-a2e26e3f33d37534'
 VTM_VERSION: str = '23.13'

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 from pmp_vvc.buildinfo import extension
 from pmp_vvc.errors import EncodeError
 from pmp_vvc.outputs import remove_changed_outputs, snapshot_outputs
-from pmp_vvc.vtmargs import check_encoder_args
+from pmp_vvc.vtmargs import check_decoder_args, check_encoder_args
 from pmp_vvc.vtmlog import ChannelCounters, EncoderLog, FrameStats, GuideStats, log_tail, parse_log
 
 
@@ -50,20 +50,22 @@ class EncodeStats:
         return self.luma.total + self.chroma.total
 
 
-def _child(args: list[str], guide: Any, log_fd: int) -> int:
+def _in_child(run: Callable[[], int], log_fd: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     # Python-level output of a guide goes to the log too, whatever sys.stdout was in the parent.
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-    from pmp_vvc.guides import guide_from_options
-
-    return int(extension().run_encoder(["pmp-encoder", *args], guide=guide, guide_factory=guide_from_options))
+    return run()
 
 
-def _fork_encode(args: list[str], guide: Any, log_path: Path) -> tuple[int, float, float]:
-    """Run the encoder in a forked child logging to ``log_path``; return (exit code, CPU s, wall s)."""
+def _fork_run(run: Callable[[], int], log_path: Path) -> tuple[int, float, float]:
+    """Call ``run`` in a forked child logging to ``log_path``; return (exit code, CPU s, wall s).
+
+    VTM's global state is not reusable within one process, so every VTM run of the library happens in a
+    child; the caller's process never runs VTM itself.
+    """
     extension()  # fail in the parent, with the clear message, if the build is missing
     sys.stdout.flush()
     sys.stderr.flush()
@@ -73,7 +75,7 @@ def _fork_encode(args: list[str], guide: Any, log_path: Path) -> tuple[int, floa
     if pid == 0:  # child: never returns
         rc = 70
         try:
-            rc = _child(args, guide, fd)
+            rc = _in_child(run, fd)
         except BaseException:
             traceback.print_exc()
         finally:
@@ -89,6 +91,21 @@ def _fork_encode(args: list[str], guide: Any, log_path: Path) -> tuple[int, floa
         raise
     wall = time.perf_counter() - t0
     return os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, wall
+
+
+def _run_logged(run: Callable[[], int], log_path: str | Path | None) -> tuple[int, float, float, str]:
+    """:func:`_fork_run` with the log kept at ``log_path`` or in a temporary file; adds the log text."""
+    path = (
+        Path(log_path)
+        if log_path is not None
+        else Path(tempfile.mkstemp(prefix="pmp-vtm-", suffix=".log")[1])
+    )
+    try:
+        rc, cpu, wall = _fork_run(run, path)
+        return rc, cpu, wall, path.read_text(errors="replace")
+    finally:
+        if log_path is None:
+            path.unlink(missing_ok=True)
 
 
 def encode(args: Sequence[str], guide: Any = None, *, log_path: str | Path | None = None) -> EncodeStats:
@@ -109,18 +126,15 @@ def encode(args: Sequence[str], guide: Any = None, *, log_path: str | Path | Non
     arg_list = [str(a) for a in args]
     merged = check_encoder_args(arg_list)
     before = snapshot_outputs(merged.outputs)
-    keep = log_path is not None
-    path = (
-        Path(log_path)
-        if log_path is not None
-        else Path(tempfile.mkstemp(prefix="pmp-encode-", suffix=".log")[1])
-    )
-    try:
-        rc, cpu, wall = _fork_encode(arg_list, guide, path)
-        text = path.read_text(errors="replace")
-    finally:
-        if not keep:
-            path.unlink(missing_ok=True)
+
+    def run() -> int:
+        from pmp_vvc.guides import guide_from_options
+
+        return int(
+            extension().run_encoder(["pmp-encoder", *arg_list], guide=guide, guide_factory=guide_from_options)
+        )
+
+    rc, cpu, wall, text = _run_logged(run, log_path)
     log = parse_log(text)
     luma, chroma = log.counter("luma"), log.counter("chroma")
     if rc != 0 or not log.complete or luma is None or chroma is None:
@@ -136,3 +150,32 @@ def encode(args: Sequence[str], guide: Any = None, *, log_path: str | Path | Non
         log=log,
         log_text=text,
     )
+
+
+@dataclass(frozen=True)
+class DecodeStats:
+    """Result of one decoder run."""
+
+    cpu_time: float
+    wall_time: float
+    log_text: str
+
+
+def decode(args: Sequence[str], *, log_path: str | Path | None = None) -> DecodeStats:
+    """Decode with the DecoderApp command line ``args`` (no argv[0]), e.g. ``["-b", "x.bin", "-o", "x.yuv"]``.
+
+    Raises:
+        InputError: the bitstream is missing.
+        EncodeError: the decoder failed (corrupt bitstream, MD5 mismatch with ``--SEIDecodedPictureHash``);
+            the message holds the tail of its log, and an output it wrote is removed.
+    """
+    arg_list = [str(a) for a in args]
+    outputs = check_decoder_args(arg_list)
+    before = snapshot_outputs(outputs)
+    rc, cpu, wall, text = _run_logged(
+        lambda: int(extension().run_decoder(["pmp-decoder", *arg_list])), log_path
+    )
+    if rc != 0:
+        remove_changed_outputs(before)
+        raise EncodeError(f"decoder failed (exit code {rc}):\n{log_tail(text)}")
+    return DecodeStats(cpu_time=cpu, wall_time=wall, log_text=text)

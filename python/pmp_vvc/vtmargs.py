@@ -129,3 +129,23 @@ def check_encoder_args(args: Sequence[str]) -> EncoderArgs:
             f"TemporalSubsampleRatio={ratio} and FrameSkip need {needed}"
         )
     return merged
+
+
+def check_decoder_args(args: Sequence[str]) -> list[Path]:
+    """Check a DecoderApp command line's bitstream exists; return the output file it will write (if any).
+
+    Raises:
+        InputError: the bitstream (``-b``/``--BitstreamFile``) is missing.
+    """
+    values: dict[str, str] = {}
+    for i, arg in enumerate(args):
+        for short, key in (("-b", "BitstreamFile"), ("-o", "ReconFile")):
+            if arg in (short, f"--{key}") and i + 1 < len(args):
+                values[key] = args[i + 1]
+            elif arg.startswith(f"--{key}="):
+                values[key] = arg.split("=", 1)[1]
+    bitstream = values.get("BitstreamFile")
+    if bitstream is not None and not Path(bitstream).is_file():
+        raise InputError(f"bitstream not found: {bitstream}")
+    recon = values.get("ReconFile", "")
+    return [Path(recon)] if recon not in ("", "/dev/null") else []
