@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,35 @@ def shared_data(*parts: str) -> Path:
 
 def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _vtm_never_runs_in_the_test_process() -> Iterator[None]:
+    """Fail any test that runs VTM in the pytest process: its global state would break later forked runs.
+
+    Library runs (``pmp_vvc.encode``/``decode``) and CLIs in a subprocess happen in other processes and pass.
+    """
+    try:
+        ext = importlib.import_module("pmp_vvc._vtm")
+    except ImportError:  # not built: the encoder tests skip or fail on their own
+        yield
+        return
+    test_pid = os.getpid()
+
+    def guarded(run: Callable[..., int]) -> Callable[..., int]:
+        def wrapper(*args: object, **kwargs: object) -> int:
+            if os.getpid() == test_pid:
+                raise AssertionError(
+                    "VTM must not run in the test process: use pmp_vvc.encode/decode or a subprocess"
+                )
+            return run(*args, **kwargs)
+
+        return wrapper
+
+    originals = ext.run_encoder, ext.run_decoder
+    ext.run_encoder, ext.run_decoder = guarded(originals[0]), guarded(originals[1])
+    yield
+    ext.run_encoder, ext.run_decoder = originals
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -156,8 +158,6 @@ def test_guide_from_options(tmp_path: Path) -> None:
 
 @pytest.mark.encoder
 def test_encoder_fails_cleanly_on_bad_models(clip128: Clip, tmp_path: Path) -> None:
-    from pmp_vvc.cli import encoder as encoder_cli
-
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"\x08\x07garbage" * 100)
     for model, message in ((corrupt, "cannot load ONNX model"),
@@ -166,7 +166,12 @@ def test_encoder_fails_cleanly_on_bad_models(clip128: Clip, tmp_path: Path) -> N
         with pytest.raises(EncodeError, match=message):
             pmp_vvc.encode(clip128.args(37, out, f"--PMPModel={model}", frames=1))
         assert not out.exists()
-        assert encoder_cli.main(clip128.args(37, out, f"--PMPModel={model}", frames=1)) != 0
+        # The CLI runs VTM in its own process: never in the test process, whose forks would inherit VTM's state.
+        cli = subprocess.run(
+            [sys.executable, "-m", "pmp_vvc.cli.encoder", *clip128.args(37, out, f"--PMPModel={model}", frames=1)],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert cli.returncode != 0 and message in cli.stdout + cli.stderr
         assert not out.exists()
 
 
