@@ -1,15 +1,18 @@
-"""Run the pmp-vvc encoder (patched VTM-23.13) from Python and get its results as a typed record.
+"""Run the pmp-vvc encoder and decoder (patched VTM-23.13) from Python and get results as typed records.
 
-Each :func:`encode` runs in a forked child process: VTM keeps global state and may call ``exit()``,
-so a child keeps repeated encodes independent and lets us measure the encoder's own CPU time
-(user + sys of the child, network inference of a guide included). A Python guide object is inherited
-by the child as it is; its state changes there do not come back.
+VTM keeps global state and may call ``exit()``, so it never runs in the caller's process: each
+:func:`encode`/:func:`decode` runs in a child, which keeps repeated runs independent and gives the
+encoder's own CPU time (user + sys of the child, network inference of a guide included). The child is
+a fresh interpreter (``python -m pmp_vvc.cli.encoder``), except when a Python guide object is passed:
+then it is a fork, which inherits the object as it is (its state changes there do not come back) and
+everything else the caller's process holds.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -93,15 +96,38 @@ def _fork_run(run: Callable[[], int], log_path: Path) -> tuple[int, float, float
     return os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, wall
 
 
-def _run_logged(run: Callable[[], int], log_path: str | Path | None) -> tuple[int, float, float, str]:
-    """:func:`_fork_run` with the log kept at ``log_path`` or in a temporary file; adds the log text."""
+def _spawn_run(command: Sequence[str], log_path: Path) -> tuple[int, float, float]:
+    """Run ``command`` as a new process logging to ``log_path``; return (exit code, CPU s, wall s)."""
+    extension()  # fail here, with the clear message, if the build is missing
+    with log_path.open("wb") as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_utime + usage.ru_stime, time.perf_counter() - t0
+
+
+def _run_logged(
+    run: Callable[[], int] | Sequence[str], log_path: str | Path | None
+) -> tuple[int, float, float, str]:
+    """Run in a fresh process (a command) or a fork (a callable), logging to ``log_path`` or a temporary file.
+
+    A fresh interpreter is preferred: a forked child inherits whatever the caller's process holds, and VTM's
+    teardown has been seen to crash in children of a process that had run a torch ONNX export. A fork is
+    needed only to hand a Python guide object to the encoder.
+    """
     path = (
         Path(log_path)
         if log_path is not None
         else Path(tempfile.mkstemp(prefix="pmp-vtm-", suffix=".log")[1])
     )
     try:
-        rc, cpu, wall = _fork_run(run, path)
+        rc, cpu, wall = _fork_run(run, path) if callable(run) else _spawn_run(run, path)
         return rc, cpu, wall, path.read_text(errors="replace")
     finally:
         if log_path is None:
@@ -134,7 +160,8 @@ def encode(args: Sequence[str], guide: Any = None, *, log_path: str | Path | Non
             extension().run_encoder(["pmp-encoder", *arg_list], guide=guide, guide_factory=guide_from_options)
         )
 
-    rc, cpu, wall, text = _run_logged(run, log_path)
+    command = [sys.executable, "-m", "pmp_vvc.cli.encoder", *arg_list]
+    rc, cpu, wall, text = _run_logged(run if guide is not None else command, log_path)
     log = parse_log(text)
     luma, chroma = log.counter("luma"), log.counter("chroma")
     if rc != 0 or not log.complete or luma is None or chroma is None:
@@ -172,9 +199,7 @@ def decode(args: Sequence[str], *, log_path: str | Path | None = None) -> Decode
     arg_list = [str(a) for a in args]
     outputs = check_decoder_args(arg_list)
     before = snapshot_outputs(outputs)
-    rc, cpu, wall, text = _run_logged(
-        lambda: int(extension().run_decoder(["pmp-decoder", *arg_list])), log_path
-    )
+    rc, cpu, wall, text = _run_logged([sys.executable, "-m", "pmp_vvc.cli.decoder", *arg_list], log_path)
     if rc != 0:
         remove_changed_outputs(before)
         raise EncodeError(f"decoder failed (exit code {rc}):\n{log_tail(text)}")
