@@ -166,11 +166,11 @@ def test_encoder_fails_cleanly_on_bad_models(clip128: Clip, tmp_path: Path) -> N
         with pytest.raises(EncodeError, match=message):
             pmp_vvc.encode(clip128.args(37, out, f"--PMPModel={model}", frames=1))
         assert not out.exists()
-        # The CLI runs VTM in its own process: never in the test process, whose forks would inherit VTM's state.
+        # The CLI runs VTM in its own process, never in the test process (its forks would inherit the state).
+        args = clip128.args(37, out, f"--PMPModel={model}", frames=1)
         cli = subprocess.run(
-            [sys.executable, "-m", "pmp_vvc.cli.encoder", *clip128.args(37, out, f"--PMPModel={model}", frames=1)],
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+            [sys.executable, "-m", "pmp_vvc.cli.encoder", *args], capture_output=True, text=True, timeout=300
+        )
         assert cli.returncode != 0 and message in cli.stdout + cli.stderr
         assert not out.exists()
 

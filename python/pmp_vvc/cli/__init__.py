@@ -1,1 +1,1 @@
-"""Command-line tools of pmp-vvc: one module per console script, each with ``build_parser()`` and ``main()``."""
+"""Command-line tools of pmp-vvc: one module per console script, with ``build_parser()`` and ``main()``."""
