@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from pmp_vvc.errors import BuildError, EncodeError
+from pmp_vvc.outputs import wait_child
 from pmp_vvc.vtmlog import ChannelCounters, FrameStats, GuideStats, SummaryStats, log_tail, parse_log
 
 __all__ = [
@@ -366,13 +367,7 @@ def run_job(job: EncodeJob) -> EncodeResult:
             except OSError as err:
                 log_fh.write(f"cannot start encoder {shlex.join(encoder_cmd)}: {err}\n".encode())
             else:
-                try:
-                    _, status, usage = os.wait4(proc.pid, 0)
-                except BaseException:
-                    proc.kill()
-                    proc.wait()
-                    raise
-                exit_code = proc.returncode = os.waitstatus_to_exitcode(status)
+                exit_code, usage = wait_child(proc)
         wall = time.monotonic() - t0
         text = tmp_log.read_text(encoding="utf-8", errors="replace")
         parsed = parse_log(text)

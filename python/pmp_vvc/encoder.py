@@ -25,7 +25,7 @@ from typing import Any
 
 from pmp_vvc.buildinfo import extension
 from pmp_vvc.errors import EncodeError
-from pmp_vvc.outputs import remove_changed_outputs, snapshot_outputs
+from pmp_vvc.outputs import remove_changed_outputs, snapshot_outputs, wait_child
 from pmp_vvc.vtmargs import check_decoder_args, check_encoder_args
 from pmp_vvc.vtmlog import ChannelCounters, EncoderLog, FrameStats, GuideStats, log_tail, parse_log
 
@@ -110,14 +110,8 @@ def _spawn_run(command: Sequence[str], log_path: Path) -> tuple[int, float, floa
     with log_path.open("wb") as log:
         t0 = time.perf_counter()
         proc = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_utime + usage.ru_stime, time.perf_counter() - t0
+        code, usage = wait_child(proc)
+    return code, usage.ru_utime + usage.ru_stime, time.perf_counter() - t0
 
 
 def _run_logged(

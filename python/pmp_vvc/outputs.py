@@ -1,7 +1,10 @@
-"""Output files of an encoder or decoder run: a failed run must not leave half-written files behind."""
+"""Child processes of encoder/decoder runs: their CPU time, and no half-written outputs after a failure."""
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,3 +43,18 @@ def run_removing_failed_outputs(run: Callable[[], int], outputs: Sequence[Path])
     if rc != 0:
         remove_changed_outputs(before)
     return rc
+
+
+def wait_child(proc: subprocess.Popen[bytes]) -> tuple[int, resource.struct_rusage]:
+    """Wait for ``proc``; return its exit code and resource usage (its own CPU time, via ``wait4``).
+
+    If the wait is interrupted (Ctrl-C), the child is killed and reaped before the exception propagates.
+    """
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage
