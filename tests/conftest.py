@@ -71,7 +71,9 @@ class Clip:
 
         return [
             "-c", str(pmp_vvc.vtm_cfg()), "-c", str(self.cfg), "-i", str(self.yuv),
-            "-q", str(qp), "-f", str(frames), "--TemporalSubsampleRatio=1", "-b", str(bitstream), *extra,
+            "-q", str(qp), "-f", str(frames), "--TemporalSubsampleRatio=1", "-b", str(bitstream),
+            # The AI cfg names a recon file (rec.yuv in the working directory); a later -o in extra wins.
+            "-o", "/dev/null", *extra,
         ]  # fmt: skip
 
 
