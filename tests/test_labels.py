@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import shared_data
 from pmp_vvc.errors import InputError
 from pmp_vvc.labels import (
     Samples,
@@ -18,15 +18,9 @@ from pmp_vvc.labels import (
 )
 from pmp_vvc.partition import cus_to_maps
 
-LABELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "labels" / "vtm23.13-ai-256"
-
 
 def _labels_or_skip() -> Path:
-    if LABELS.is_dir():
-        return LABELS
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"starter labels missing at {LABELS} (CI=true)")
-    pytest.skip(f"starter labels not found at {LABELS}")
+    return shared_data("labels", "vtm23.13-ai-256")
 
 
 def test_extract_blocks_zero_context():

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import itertools
-import os
 import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import shared_data
 from pmp_vvc.errors import InputError
 from pmp_vvc.partition import (
     COLUMNS,
@@ -26,17 +26,9 @@ from pmp_vvc.partition import (
     write_dump,
 )
 
-LABELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "labels" / "vtm23.13-ai-256"
-if not LABELS.is_dir():
-    LABELS = Path("/work/shared/data/labels/vtm23.13-ai-256")
-
 
 def _labels_or_skip() -> Path:
-    if LABELS.is_dir():
-        return LABELS
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"starter labels missing at {LABELS} (CI=true)")
-    pytest.skip(f"starter labels not found at {LABELS}")
+    return shared_data("labels", "vtm23.13-ai-256")
 
 
 # --------------------------------------------------------------- an independent hand-made tree builder
