@@ -10,14 +10,20 @@
 
 namespace pmp
 {
+// Shares ownership of a Python object with C++; the last owner releases it with the GIL held.
+inline std::shared_ptr<pybind11::object> holdObject(pybind11::object obj)
+{
+  return std::shared_ptr<pybind11::object>(new pybind11::object(std::move(obj)), [](pybind11::object* o) {
+    pybind11::gil_scoped_acquire gil;
+    delete o;
+  });
+}
+
+// A Python guide as a C++ Guide that keeps the Python object alive as long as the encoder holds it.
 inline std::shared_ptr<Guide> holdGuide(pybind11::object obj)
 {
-  Guide* raw    = obj.cast<Guide*>();
-  auto*  holder = new pybind11::object(std::move(obj));
-  return std::shared_ptr<Guide>(raw, [holder](Guide*) {
-    pybind11::gil_scoped_acquire gil;
-    delete holder;
-  });
+  Guide* raw = obj.cast<Guide*>();
+  return std::shared_ptr<Guide>(holdObject(std::move(obj)), raw);
 }
 
 

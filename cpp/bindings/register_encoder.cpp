@@ -17,10 +17,7 @@ GuideFactory wrapFactory(py::object factory)
   {
     return nullptr;
   }
-  auto held = std::shared_ptr<py::object>(new py::object(std::move(factory)), [](py::object* o) {
-    py::gil_scoped_acquire gil;
-    delete o;
-  });
+  auto held = holdObject(std::move(factory));
   return [held](const std::map<std::string, std::string>& options) -> std::shared_ptr<Guide> {
     py::gil_scoped_acquire gil;
     try

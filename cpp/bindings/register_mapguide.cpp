@@ -1,5 +1,6 @@
 // MapGuide for Python: built with a map source (a callable returning the picture's probability maps) or fed
 // maps directly with set_maps, and decide() callable from Python so that the rules are testable alone.
+#include "bindings/PyObjects.h"
 #include "guide/MapGuide.h"
 
 #include <pybind11/numpy.h>
@@ -55,10 +56,7 @@ MapSource wrapSource(py::object source)
   {
     return nullptr;
   }
-  auto held = std::shared_ptr<py::object>(new py::object(std::move(source)), [](py::object* o) {
-    py::gil_scoped_acquire gil;
-    delete o;
-  });
+  auto held = holdObject(std::move(source));
   return [held](const PictureInfo& pic, MapGuide& guide) {
     py::gil_scoped_acquire gil;
     try
