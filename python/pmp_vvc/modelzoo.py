@@ -1,0 +1,156 @@
+"""The partition-map models shipped inside the package: which there are, where they are, that they are intact.
+
+Every ONNX file of the repository's ``models/`` folder is installed as ``pmp_vvc/models/<file>`` (model
+card: ``models/README.md``). :data:`MODELS` lists them by name with their sha256, which
+:func:`model_path` checks once per process before handing out the path. :data:`DEFAULT_POINT` is the
+recommended operating point (model and encoder options): the one place to change it.
+
+``--PMPModel`` accepts a registry name, ``default`` (the model of :data:`DEFAULT_POINT`) or a file path
+(:func:`resolve_model`); registry names win over files of the same name in the working directory
+(write ``./default`` for such a file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from pmp_vvc.errors import ModelError
+
+__all__ = [
+    "DEFAULT",
+    "DEFAULT_POINT",
+    "MODELS",
+    "ModelEntry",
+    "OperatingPoint",
+    "default_point_label",
+    "default_point_options",
+    "model_path",
+    "models_dir",
+    "resolve_model",
+]
+
+#: The ``--PMPModel`` value that names the model of :data:`DEFAULT_POINT`.
+DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One shipped model: registry name, file name in ``pmp_vvc/models``, sha256, keep ratio, summary."""
+
+    name: str
+    file: str
+    sha256: str
+    rho: float
+    description: str
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """A registry model with the encoder options it is run with (single ``--Name=value`` tokens)."""
+
+    model: str
+    options: tuple[str, ...]
+
+
+MODELS: dict[str, ModelEntry] = {
+    entry.name: entry
+    for entry in (
+        ModelEntry(
+            name="pmp-vit-rho0.5",
+            file="pmp-vit-rho0.5.onnx",
+            sha256="bd183510c1dcffa6161017582b716847fc104cdb8efe6a06685dd6b689c9d932",
+            rho=0.5,
+            description="v3 QP-conditioned sparse window transformer, epoch 10 (best validation loss)",
+        ),
+    )
+}
+
+#: The recommended operating point; ``pmp-run --demo`` runs it as its test.
+DEFAULT_POINT = OperatingPoint(model="pmp-vit-rho0.5", options=("--PMPLevel=2", "--PMPThreshold=0.7"))
+
+# Short forms of options in the default point's label (others are shown as given).
+_LABEL_PREFIX = {"--PMPLevel": "L", "--PMPThreshold": "t"}
+
+
+def models_dir() -> Path:
+    """Folder of the installed models (``pmp_vvc/models``; may be missing if the package was not built)."""
+    # importlib.resources also finds the files of an editable install, which live beside the build.
+    return Path(str(importlib.resources.files("pmp_vvc") / "models"))
+
+
+@cache
+def _verified(path: Path, sha256: str) -> bool:
+    """Hash ``path`` and compare (cached: each installed file is hashed at most once per process)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest() == sha256
+
+
+def model_path(name: str) -> Path:
+    """Path of the installed model ``name``, after checking its sha256 against the registry.
+
+    Raises:
+        ModelError: unknown name (the message lists the known ones), or the file is missing or corrupt.
+    """
+    entry = MODELS.get(name)
+    if entry is None:
+        known = ", ".join(sorted(MODELS))
+        raise ModelError(f"no shipped model named {name!r}; known: {known} (or {DEFAULT!r})")
+    path = models_dir() / entry.file
+    if not path.is_file():
+        raise ModelError(
+            f"shipped model {name!r} is not installed ({path} is missing); "
+            "reinstall pmp-vvc (`pip install .`)"
+        )
+    if not _verified(path, entry.sha256):
+        raise ModelError(
+            f"shipped model {name!r} is corrupt: sha256 of {path} is not {entry.sha256}; "
+            "reinstall pmp-vvc (`pip install .`)"
+        )
+    return path
+
+
+def resolve_model(spec: str | Path) -> Path:
+    """Turn a ``--PMPModel`` value into a model file: a registry name, ``default``, or a path.
+
+    Registry models are sha256-checked (:func:`model_path`); a path is returned as given.
+
+    Raises:
+        ModelError: ``spec`` is neither a registry name nor an existing file, or the registry file is bad.
+    """
+    text = str(spec)
+    if text == DEFAULT:
+        return model_path(DEFAULT_POINT.model)
+    if text in MODELS:
+        return model_path(text)
+    path = Path(spec)
+    if not path.is_file():
+        raise ModelError(
+            f"model file {path} does not exist (and it is no shipped model: "
+            f"{', '.join(sorted(MODELS))} or {DEFAULT!r})"
+        )
+    return path
+
+
+def default_point_options() -> list[str]:
+    """Return the encoder options of :data:`DEFAULT_POINT`: ``--PMPModel=<installed file>``, then its own.
+
+    Raises:
+        ModelError: the default model is not installed or is corrupt.
+    """
+    return [f"--PMPModel={model_path(DEFAULT_POINT.model)}", *DEFAULT_POINT.options]
+
+
+def default_point_label() -> str:
+    """Name of :data:`DEFAULT_POINT` for tables and plots, e.g. ``pmp-vit-rho0.5 L2 t0.7 (default point)``."""
+    parts = [DEFAULT_POINT.model]
+    for option in DEFAULT_POINT.options:
+        key, _, value = option.partition("=")
+        parts.append(_LABEL_PREFIX[key] + value if key in _LABEL_PREFIX else option)
+    return " ".join([*parts, "(default point)"])
