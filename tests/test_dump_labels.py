@@ -27,7 +27,7 @@ def test_dump_reproduces_the_starter_labels(tmp_path: Path) -> None:
     pmp_vvc.encode([
         "-c", str(pmp_vvc.vtm_cfg()), "-i", str(yuv), "--InputBitDepth=8", "-wdt", "256", "-hgt", "256",
         "-fr", "30", "-f", str(CROPS), "--TemporalSubsampleRatio=1", "-q", "37",
-        "-b", str(tmp_path / "qp37.bin"), f"--PMPDumpPartition={dump}",
+        "-b", str(tmp_path / "qp37.bin"), "-o", "/dev/null", f"--PMPDumpPartition={dump}",
     ])  # fmt: skip
     labels = np.load(batch / "qp37.npz")["cus"]
     pictures = read_dump(dump)
