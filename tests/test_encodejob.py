@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import textwrap
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pmp_vvc import modelzoo
 from pmp_vvc.encodejob import (
     SCHEMA,
     EncodeJob,
@@ -20,7 +22,7 @@ from pmp_vvc.encodejob import (
     run_job,
     verify_result,
 )
-from pmp_vvc.errors import BuildError
+from pmp_vvc.errors import BuildError, ModelError
 
 VANILLA = Path.home() / ".cache" / "pmp-vvc" / "vanilla" / "src" / "bin"
 VTM_CFG = Path.home() / ".cache" / "pmp-vvc" / "VTM-23.13" / "cfg" / "encoder_intra_vtm.cfg"
@@ -152,8 +154,26 @@ def test_model_sha256(tmp_path: Path) -> None:
     digest = hashlib.sha256(b"model").hexdigest()
     assert model_sha256(["--PMPModel", str(model)]) == digest
     assert model_sha256([f"--PMPModel={model}", "--PMPLevel=2"]) == digest
-    assert model_sha256(["--PMPModel=default"]) == "name:default"
+    assert model_sha256(["--PMPModel=other", f"--PMPModel={model}"]) == digest  # the last one counts
     assert model_sha256(["--PMPLevel=2"]) is None
+    with pytest.raises(ModelError, match=f"does not exist.*{re.escape(modelzoo.DEFAULT_POINT.model)}"):
+        model_sha256([f"--PMPModel={tmp_path / 'missing.onnx'}"])
+
+
+def test_shipped_model_names_hash_and_key_like_their_file(tmp_path: Path) -> None:
+    installed = modelzoo.model_path(modelzoo.DEFAULT_POINT.model)
+    shipped = modelzoo.MODELS[modelzoo.DEFAULT_POINT.model].sha256
+    for value in ("default", modelzoo.DEFAULT_POINT.model):
+        assert model_sha256([f"--PMPModel={value}"]) == model_sha256(["--PMPModel", value]) == shipped
+    by_path = make_job(tmp_path, options=(f"--PMPModel={installed}", "--PMPLevel=2"))
+    assert by_path.model_sha256 == shipped
+    for options in (("--PMPModel=default", "--PMPLevel=2"), ("--PMPModel", "default", "--PMPLevel=2")):
+        job = make_job(tmp_path, options=options)
+        assert job.options == by_path.options  # the record names the file that was used
+        assert job.key == by_path.key
+    other = tmp_path / "copy.onnx"
+    other.write_bytes(b"a different model")
+    assert make_job(tmp_path, options=(f"--PMPModel={other}",)).options == (f"--PMPModel={other}",)
 
 
 def test_build_id(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

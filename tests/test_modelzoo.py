@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import pmp_vvc
+from conftest import Clip
 from pmp_vvc import modelzoo
 from pmp_vvc.errors import ModelError
 
@@ -93,3 +95,34 @@ def test_a_corrupted_copy_of_the_shipped_model_is_refused(
     monkeypatch.setattr(modelzoo, "models_dir", lambda: tmp_path)
     with pytest.raises(ModelError, match=f"'{name}' is corrupt"):
         modelzoo.resolve_model("default")
+
+
+def test_guide_factory_accepts_names_and_default(fake_zoo: Path) -> None:
+    guides = pytest.importorskip("pmp_vvc.guides")
+    fake_zoo.write_bytes(b"damaged")
+    # The factory resolves through the registry: the (monkeypatched) default model is refused as corrupt.
+    for value in ("default", "tiny"):
+        with pytest.raises(ModelError, match="'tiny' is corrupt"):
+            guides.guide_from_options({"PMPModel": value})
+    with pytest.raises(ModelError, match="model file nope does not exist"):
+        guides.guide_from_options({"PMPModel": "nope"})
+
+
+def test_guide_factory_builds_the_shipped_model() -> None:
+    guides = pytest.importorskip("pmp_vvc.guides")
+    from pmp_vvc.buildinfo import extension
+
+    for value in ("default", modelzoo.DEFAULT_POINT.model):
+        guide = guides.guide_from_options({"PMPModel": value, "PMPLevel": "2", "PMPThreshold": "0.7"})
+        assert isinstance(guide, extension().MapGuide) and guide.level == 2
+
+
+@pytest.mark.encoder
+def test_encoder_runs_the_default_model(clip128: Clip, tmp_path: Path) -> None:
+    by_name, by_path = tmp_path / "default.bin", tmp_path / "path.bin"
+    stats = pmp_vvc.encode(clip128.args(37, by_name, "--PMPModel=default", "--PMPLevel=2", frames=1))
+    assert stats.guide is not None and stats.guide.pictures == 1 and stats.guide.cpu_time > 0
+    assert len(stats.frames) == 1 and stats.frames[0].bits > 0
+    installed = modelzoo.model_path(modelzoo.DEFAULT_POINT.model)
+    pmp_vvc.encode(clip128.args(37, by_path, f"--PMPModel={installed}", "--PMPLevel=2", frames=1))
+    assert by_name.read_bytes() == by_path.read_bytes()

@@ -1,9 +1,10 @@
 """One encode as data: an immutable :class:`EncodeJob`, run as a child process into an :class:`EncodeResult`.
 
 A job names everything that decides the bitstream and its timing: the encoder cfgs, the per-sequence
-cfg (paths and content hashes), the QP, a frame-count override, extra VTM options, the model's
-sha256 and the encoder build id. Its :attr:`EncodeJob.key` is a sha256 over these; the output stem
-``<sequence>_QP<qp>_<key[:12]>`` gives ``.bin``, ``.log`` and ``.json`` siblings in the job's folder.
+cfg (paths and content hashes), the QP, a frame-count override, extra VTM options (a shipped model's
+name after ``--PMPModel`` replaced by its installed file), the model's sha256 and the encoder build
+id. Its :attr:`EncodeJob.key` is a sha256 over these; the output stem ``<sequence>_QP<qp>_<key[:12]>``
+gives ``.bin``, ``.log`` and ``.json`` siblings in the job's folder.
 
 Running a job (:func:`run_job`) launches the encoder (``[sys.executable, "-m", "pmp_vvc.cli.encoder"]``
 by default; ``PMP_ENCODER_CMD`` or :attr:`EncodeJob.encoder_cmd` replace it, e.g. by a vanilla VTM
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from pmp_vvc.errors import BuildError, EncodeError
+from pmp_vvc.modelzoo import DEFAULT, MODELS, resolve_model
 from pmp_vvc.outputs import wait_child
 from pmp_vvc.vtmlog import ChannelCounters, FrameStats, GuideStats, SummaryStats, log_tail, parse_log
 
@@ -55,6 +57,7 @@ __all__ = [
     "load_result",
     "model_sha256",
     "resolve_build_id",
+    "resolve_model_option",
     "run_job",
     "verify_result",
 ]
@@ -88,17 +91,44 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def model_sha256(options: Sequence[str]) -> str | None:
-    """sha256 of the file given by ``--PMPModel`` in ``options``; ``name:<value>`` if not a file."""
+def _model_option(options: Sequence[str]) -> tuple[int, int, str] | None:
+    """Token range and value of the ``--PMPModel`` option (``--PMPModel=V`` or ``--PMPModel V``).
+
+    The last one counts, as in VTM's option parser.
+    """
+    found = None
     for i, opt in enumerate(options):
-        value = None
         if opt.startswith("--PMPModel="):
-            value = opt.split("=", 1)[1]
+            found = i, i + 1, opt.split("=", 1)[1]
         elif opt == "--PMPModel" and i + 1 < len(options):
-            value = options[i + 1]
-        if value is not None:
-            return file_sha256(value) if Path(value).is_file() else f"name:{value}"
-    return None
+            found = i, i + 2, options[i + 1]
+    return found
+
+
+def model_sha256(options: Sequence[str]) -> str | None:
+    """sha256 of the model named by ``--PMPModel`` in ``options`` (a file, a shipped model or ``default``).
+
+    Raises:
+        ModelError: the model is neither a file nor a shipped model, or a shipped model is corrupt.
+    """
+    found = _model_option(options)
+    return None if found is None else file_sha256(resolve_model(found[2]))
+
+
+def resolve_model_option(options: Sequence[str]) -> tuple[str, ...]:
+    """``options`` with a shipped model's name or ``default`` after ``--PMPModel`` replaced by its file.
+
+    The replacement is one ``--PMPModel=<installed file>`` token, so the record names the file that was
+    used and ``--PMPModel=default`` gives the same job key as that file's path. Paths are left as given.
+
+    Raises:
+        ModelError: the shipped model is not installed or is corrupt.
+    """
+    found = _model_option(options)
+    if found is None or (found[2] != DEFAULT and found[2] not in MODELS):
+        return tuple(options)
+    start, end, value = found
+    return (*options[:start], f"--PMPModel={resolve_model(value)}", *options[end:])
 
 
 def resolve_build_id(encoder_cmd: Sequence[str]) -> str:
@@ -157,9 +187,17 @@ class EncodeJob:
         out_dir: str | Path,
         encoder_cmd: Sequence[str] | None = None,
     ) -> EncodeJob:
-        """Build a job, hashing the cfg files and the model named by ``--PMPModel``."""
+        """Build a job, hashing the cfg files and the model named by ``--PMPModel``.
+
+        A shipped model's name (or ``default``) in ``options`` is replaced by its installed file
+        (:func:`resolve_model_option`).
+
+        Raises:
+            ModelError: the model is neither a file nor a shipped model, or a shipped model is corrupt.
+        """
         cfgs = tuple(str(Path(c).absolute()) for c in encoder_cfgs)
         seq = str(Path(seq_cfg).absolute())
+        options = resolve_model_option(options)
         return cls(
             seq_name=seq_name,
             seq_cfg=seq,
@@ -168,7 +206,7 @@ class EncodeJob:
             qp=qp,
             encoder_cfgs=cfgs,
             encoder_cfgs_sha256=tuple(file_sha256(c) for c in cfgs),
-            options=tuple(options),
+            options=options,
             frames=frames,
             model_sha256=model_sha256(options),
             build_id=build_id,

@@ -86,7 +86,8 @@ def _number(options: Mapping[str, str], key: str, default: str, kind: type[int] 
 def guide_from_options(options: Mapping[str, str]) -> Guide | None:
     """Build the guide named by the encoder's ``--PMPGuide``/``--PMPModel`` options (None for none).
 
-    ``--PMPModel=FILE`` runs the ONNX model in the loop (:class:`pmp_vvc.predictor.ModelPredictor`);
+    ``--PMPModel=MODEL`` runs the ONNX model in the loop (:class:`pmp_vvc.predictor.ModelPredictor`);
+    MODEL is a file, a shipped model's name or ``default`` (:func:`pmp_vvc.modelzoo.resolve_model`);
     ``--PMPGuide=oracle:DUMP`` replays the luma partition of an anchor's ``--PMPDumpPartition`` file (a
     path with ``{qp}`` picks the dump of the slice QP) and
     ``--PMPGuide=replay:NPZ`` stored maps (:class:`pmp_vvc.predictor.StoredMaps`). These three drive the
@@ -94,10 +95,11 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
 
     Raises:
         ConfigError: bad option values or an unknown guide.
-        ModelError: the model is missing, unreadable or mismatched (before the first picture).
+        ModelError: the model is missing, unknown, corrupt, unreadable or mismatched (before the first
+            picture).
         InputError: the oracle dump or stored maps cannot be read.
     """
-    from pmp_vvc import predictor
+    from pmp_vvc import modelzoo, predictor
 
     model = options.get("PMPModel", "")
     spec = options.get("PMPGuide", "")
@@ -109,7 +111,7 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
             if spec and spec != "model":
                 raise ConfigError(f"--PMPModel cannot be combined with --PMPGuide={spec!r}")
             threads = int(_number(options, "PMPThreads", "1", int))
-            source: object = predictor.ModelPredictor(model, threads=threads)
+            source: object = predictor.ModelPredictor(modelzoo.resolve_model(model), threads=threads)
             edges = False
         elif not arg:
             raise ConfigError(f"--PMPGuide={spec!r}: give a file, e.g. --PMPGuide={name}:FILE")
