@@ -68,6 +68,7 @@ def test_parser_shape() -> None:
         (["--frames", "0", "--test", "--X=1"], "--frames"),
         (["--class", "noequals", "--test", "--X=1"], "NAME=CLASS"),
         ([], "--test OPTIONS is required"),
+        (["--test", "--PMPModel=/no/such/model.onnx"], "model file /no/such/model.onnx does not exist"),
     ],
 )
 def test_bad_arguments_exit_2(
