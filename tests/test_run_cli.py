@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import pmp_vvc
+from pmp_vvc import modelzoo
 from pmp_vvc.cli import run as run_mod
 from pmp_vvc.cli.common import run_cli
 from pmp_vvc.cli.run import build_parser, main
@@ -192,8 +193,17 @@ def test_demo_with_fake_encoder(env: dict[str, Path], capsys: pytest.CaptureFixt
         == 0
     )
     out = capsys.readouterr().out
-    assert "demo_photos" in out and "placeholder" in out
+    assert "demo_photos" in out and modelzoo.default_point_label() in out
+    assert "(default point)" in modelzoo.default_point_label()
     assert (env["out"] / "demo" / "demo_photos_256x256.yuv").stat().st_size == 256 * 256 * 3 // 2 * 3
+    # The test is the registry's default point: its options, with the installed model, in every test record.
+    records = [load_result(p) for p in (env["out"] / "encodes").glob("*.json")]
+    tests = {r.job.options for r in records if r.job.options}
+    assert tests == {tuple(modelzoo.default_point_options())}
+    assert {r.job.model_sha256 for r in records if r.job.options} == {
+        modelzoo.MODELS[modelzoo.DEFAULT_POINT.model].sha256
+    }
+    assert len(records) == 4  # 2 QPs x (anchor, test)
 
 
 @pytest.mark.slow

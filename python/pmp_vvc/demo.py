@@ -16,12 +16,9 @@ import numpy as np
 
 from pmp_vvc.errors import ConfigError
 
-__all__ = ["DEMO_PHOTOS", "DEMO_TEST_LABEL", "DEMO_TEST_OPTIONS", "make_demo_clip", "rgb_to_yuv420"]
+__all__ = ["DEMO_PHOTOS", "make_demo_clip", "rgb_to_yuv420"]
 
 DEMO_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
-#: Test options of the demo until the shipped model exists: a plain VTM speed-up, not a guide.
-DEMO_TEST_OPTIONS: tuple[str, ...] = ("--MaxMTTHierarchyDepthISliceL=2",)
-DEMO_TEST_LABEL = "placeholder: VTM with luma MTT depth 2 (no partition guide yet)"
 
 _CFG = """#======== File I/O ===============
 # pmp-vvc demo clip: {frames} photos from scikit-image, BT.601 limited range, 4:2:0, 8-bit

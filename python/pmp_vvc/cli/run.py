@@ -9,8 +9,8 @@ Outputs in ``--out``: ``summary.csv``, ``summary.json``, ``summary.md``, ``rd.pn
 
 Examples::
 
-    pmp-run --demo
-    pmp-run --seq ../shared/data/dev/sequences --qp 22..37 --test "--PMPModel m.onnx --PMPLevel 2" -j 2
+    pmp-run --demo                 # test: the shipped model's default point (pmp_vvc.modelzoo.DEFAULT_POINT)
+    pmp-run --seq ../shared/data/dev/sequences --qp 22..37 --test "--PMPModel default --PMPLevel 2" -j 2
     pmp-run --seq a.cfg b.cfg --qp 22,27,32,37 --frames 1 --test "--MaxMTTHierarchyDepthISliceL=2"
 
 Exit codes: 0 all encodes (and verifications) succeeded; 1 some failed (reported with the tail of
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--test",
         default=None,
         metavar="OPTIONS",
-        help='encoder options of the test, one quoted string, e.g. "--PMPModel m.onnx --PMPLevel 2"',
+        help='encoder options of the test, one quoted string, e.g. "--PMPModel default --PMPLevel 2"',
     )
     p.add_argument("--test-label", default="", help="name of the test in tables and plots")
     p.add_argument("--frames", type=int, help="override FramesToBeEncoded (input frames, as in the cfg)")
@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--demo",
         action="store_true",
-        help="encode a short clip made from scikit-image photos (no --seq needed)",
+        help="encode a short clip made from scikit-image photos (no --seq needed); "
+        "without --test, the test is the shipped model's default operating point",
     )
     p.add_argument("--bd-method", choices=METHODS, default="pchip", help="BD interpolation (default pchip)")
     p.add_argument(
@@ -195,11 +196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     seq_paths: list[str | Path] = list(args.seq)
     test_text, label, jobs = args.test, args.test_label, args.jobs
     if args.demo:
-        from pmp_vvc.demo import DEMO_TEST_LABEL, DEMO_TEST_OPTIONS, make_demo_clip
+        from pmp_vvc import modelzoo
+        from pmp_vvc.demo import make_demo_clip
 
         seq_paths.append(make_demo_clip(out / "demo"))
         if test_text is None:
-            test_text, label = shlex.join(DEMO_TEST_OPTIONS), label or DEMO_TEST_LABEL
+            test_text = shlex.join(modelzoo.default_point_options())
+            label = label or modelzoo.default_point_label()
         jobs = jobs or min(2, os.cpu_count() or 1)
     if test_text is None:
         raise ConfigError(
