@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEV_SEQUENCES = ROOT.parent / "shared" / "data" / "dev" / "sequences"
 DEFAULT_MODEL = ROOT / "models" / "pmp-vit-rho0.5.onnx"
-THRESHOLDS = (0.5, 0.7, 0.9)
+THRESHOLDS = {2: (0.5, 0.6, 0.7, 0.8, 0.9), 3: (0.6, 0.7, 0.8, 0.9)}
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,13 @@ def all_points(model: Path) -> list[Point]:
     """Every point the bench knows, in table order."""
     pts = [Point(f"oracle-L{k}", f"--PMPGuide=oracle:{{dumps}}/{{seq}}_QP{{qp}}.dump --PMPLevel={k}",
                  "oracle", k, 0.0) for k in range(4)]
-    pts += [Point(f"model-L{k}", f"--PMPModel={model} --PMPLevel={k}", "model", k, 0.0) for k in range(4)]
-    pts += [Point(f"model-L{k}-t{t}", f"--PMPModel={model} --PMPLevel={k} --PMPThreshold={t}", "model", k, t)
-            for k in (2, 3) for t in THRESHOLDS]
+    base = f"--PMPModel={model} --PMPEdgeBlocks=1"
+    pts += [Point(f"model-L{k}", f"{base} --PMPLevel={k}", "model", k, 0.0) for k in range(4)]
+    pts += [Point(f"model-L{k}-t{t}", f"{base} --PMPLevel={k} --PMPThreshold={t}", "model", k, t)
+            for k, ts in THRESHOLDS.items() for t in ts]
+    # What ruling inside the blocks that cross the picture edge brings (the model is trained on whole blocks).
+    pts.append(Point("model-L2-t0.7-noedge", f"--PMPModel={model} --PMPEdgeBlocks=0 --PMPLevel=2 "
+                     "--PMPThreshold=0.7", "model", 2, 0.7))
     return pts
 
 

@@ -98,6 +98,18 @@ def test_model_guide_runs_decodes_and_lowers_rd_checks(clip128: Clip, anchor: An
     assert (again.luma, again.chroma) == (model.luma, model.chroma)
 
 
+def test_model_rules_inside_edge_blocks(clip_odd: Clip, tmp_path: Path) -> None:
+    """136x72 has one whole 64x64 block of six: --PMPEdgeBlocks=1 (default) guides inside the others."""
+    def run(name: str, *options: str) -> pmp_vvc.EncodeStats:
+        return pmp_vvc.encode(clip_odd.args(QP, tmp_path / f"{name}.bin", "-o", str(tmp_path / f"{name}.yuv"),
+                                            f"--PMPModel={MODEL}", "--PMPLevel=2", *options, frames=1))
+
+    whole_only, default = run("whole", "--PMPEdgeBlocks=0"), run("edges")
+    assert default.luma.total < 0.7 * whole_only.luma.total
+    assert default.guide is not None and default.guide.fallbacks == 0
+    assert decodes_to(tmp_path / "edges.bin", tmp_path / "edges.yuv", tmp_path)
+
+
 def test_replayed_maps_equal_the_live_model(clip128: Clip, tmp_path: Path) -> None:
     """The same maps through a stored-maps source give the identical bitstream (in-loop input is right)."""
     threshold = "0.6"  # soft decisions: the probabilities must match, not only their argmax

@@ -64,6 +64,26 @@ def test_model_predictor_one_batch_per_picture() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(again, maps.as_tuple(), strict=True))
 
 
+def test_model_predictor_edge_blocks_see_an_edge_extended_picture() -> None:
+    pred = predictor.ModelPredictor(MODEL, edge_blocks=True)
+    counting = _CountingSession(pred.session)
+    pred.session = counting
+    luma = (np.random.default_rng(2).integers(64, 940, size=(100, 136))).astype(np.int16)
+    maps = pred.predict(luma, 10, 27)
+    assert counting.batches == [6]  # every block of the 3 x 2 grid, partial ones included
+    for arr in maps.as_tuple():
+        assert np.allclose(arr.sum(axis=1), 1.0, atol=1e-5)
+    # The same maps as for the picture extended by hand to whole blocks by repeating its last column/row.
+    extended = np.pad(luma, ((0, 28), (0, 56)), mode="edge")
+    whole = predictor.ModelPredictor(MODEL).predict(extended, 10, 27)
+    for got, want in zip(maps.as_tuple(), whole.as_tuple(), strict=True):
+        assert np.allclose(got, want, atol=1e-6)
+    # Whole blocks do not depend on the option.
+    inside = predictor.ModelPredictor(MODEL).predict(luma, 10, 27)
+    _, is_whole = predictor.block_grid(136, 100)
+    assert np.allclose(maps.qt[is_whole], inside.qt[is_whole], atol=1e-6)
+
+
 def test_missing_corrupt_and_mismatched_models(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="does not exist"):
         predictor.ModelPredictor(tmp_path / "nope.onnx")
@@ -137,6 +157,9 @@ def test_guide_from_options(tmp_path: Path) -> None:
     g = guides.guide_from_options({"PMPModel": str(MODEL), "PMPLevel": "1", "PMPThreshold": "0.4",
                                    "PMPThreads": "1"})
     assert isinstance(g, extension().MapGuide) and g.level == 1 and g.threshold == pytest.approx(0.4)
+    assert g.edge_blocks  # the encoder's default --PMPEdgeBlocks=1 when the option is not passed
+    g = guides.guide_from_options({"PMPModel": str(MODEL), "PMPEdgeBlocks": "0"})
+    assert not g.edge_blocks
     hand_dump(tmp_path / "a.dump")
     g = guides.guide_from_options({"PMPGuide": f"oracle:{tmp_path / 'a.dump'}", "PMPLevel": "3"})
     assert g.level == 3 and g.threshold == 0.0

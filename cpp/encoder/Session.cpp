@@ -14,7 +14,8 @@ std::map<std::string, std::string> EncoderOptions::asStrings() const
            { "PMPModel", model },
            { "PMPLevel", std::to_string(level) },
            { "PMPThreshold", thr.str() },
-           { "PMPThreads", std::to_string(threads) } };
+           { "PMPThreads", std::to_string(threads) },
+           { "PMPEdgeBlocks", edgeBlocks ? "1" : "0" } };
 }
 
 Session& Session::current()

@@ -24,6 +24,7 @@ struct EncoderOptions
   int         level     = 2;   // --PMPLevel
   double      threshold = 0.0; // --PMPThreshold
   int         threads   = 1;   // --PMPThreads
+  bool        edgeBlocks = true; // --PMPEdgeBlocks
 
   // Name/value strings handed to the guide factory.
   std::map<std::string, std::string> asStrings() const;

@@ -4,8 +4,10 @@ A map source is called by :class:`MapGuide` (C++) at the start of every picture 
 plane (int16 at the internal bit depth, not LMCS-reshaped), the bit depth, the slice QP and the POC, and
 returns the picture's class probabilities ``(qt (B,4,8,8), mtt (B,3,3,16,16), direction (B,3,3,16,16))``
 for all 64x64 blocks in raster order (layouts of the model's outputs: batch, class[, layer], row, col).
-The model guide ignores blocks that are not wholly inside the picture (the model is trained on whole
-blocks), so the model leaves them at zero; the oracle rules there too (its maps are exact).
+Blocks that cross the right/bottom picture edge are predicted from an edge-extended plane when the
+model guide rules there (``--PMPEdgeBlocks``, the default; the model is trained on whole blocks, the guide
+only rules on nodes inside the picture); otherwise they stay at zero. The oracle always rules there (its
+maps are exact).
 
 * :class:`ModelPredictor`: onnxruntime on all whole blocks of the picture in one batch, inputs cut by
   :func:`pmp_vvc.labels.extract_blocks` exactly as for training.
@@ -110,15 +112,17 @@ class ModelPredictor:
     Args:
         path: the ONNX file (interface of :mod:`pmp_vvc.export`).
         threads: onnxruntime intra-op threads (1 for a fair comparison with single-threaded VTM).
+        edge_blocks: also predict the 64x64 blocks that cross the picture's right/bottom edge.
 
     Raises:
         ModelError: missing, unreadable or mismatched model (checked here, before any picture).
     """
 
-    def __init__(self, path: str | Path, threads: int = 1) -> None:
+    def __init__(self, path: str | Path, threads: int = 1, edge_blocks: bool = False) -> None:
         from pmp_vvc.export import open_session
 
         self.path = Path(path)
+        self.edge_blocks = edge_blocks
         if threads < 1:
             raise ConfigError(f"--PMPThreads must be >= 1, got {threads}")
         if not self.path.is_file():
@@ -128,12 +132,21 @@ class ModelPredictor:
         self.session = open_session(self.path, threads)
 
     def predict(self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int) -> MapProbabilities:
-        """Probability maps of one picture: all whole 64x64 blocks in one batch, other blocks zero."""
+        """Probability maps of one picture, all predicted blocks in one batch.
+
+        Without ``edge_blocks`` only the blocks wholly inside the picture are predicted (the others stay
+        zero). With it, the plane is first extended to whole blocks by repeating its last column and row,
+        so that a block crossing the right/bottom edge sees the picture continue smoothly rather than the
+        zero padding of a picture's top/left context, which would look like a strong edge to the model.
+        """
         from pmp_vvc.export import run_session
 
         height, width = luma.shape
         out = empty_maps(width, height)
         origins, whole = block_grid(width, height)
+        if self.edge_blocks:
+            luma = np.pad(luma, ((0, -height % BLOCK_SIZE), (0, -width % BLOCK_SIZE)), mode="edge")
+            whole = np.ones_like(whole)
         if not whole.any():
             return out
         inputs = model_input(luma, bit_depth, origins[whole])
