@@ -112,8 +112,9 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
                 raise ConfigError(f"--PMPModel cannot be combined with --PMPGuide={spec!r}")
             threads = int(_number(options, "PMPThreads", "1", int))
             edges = bool(_number(options, "PMPEdgeBlocks", "1", int))
-            source: object = predictor.ModelPredictor(modelzoo.resolve_model(model), threads=threads,
-                                                      edge_blocks=edges)
+            source: object = predictor.ModelPredictor(
+                modelzoo.resolve_model(model), threads=threads, edge_blocks=edges
+            )
         elif not arg:
             raise ConfigError(f"--PMPGuide={spec!r}: give a file, e.g. --PMPGuide={name}:FILE")
         else:
