@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEV_SEQUENCES = ROOT.parent / "shared" / "data" / "dev" / "sequences"
 DEFAULT_MODEL = ROOT / "models" / "pmp-vit-rho0.5.onnx"
 THRESHOLDS = {2: (0.5, 0.6, 0.7, 0.8, 0.9), 3: (0.6, 0.7, 0.8, 0.9)}
+MTT2 = "--MaxMTTHierarchyDepthISliceL=2"
+MTT2_THRESHOLDS = {1: (0.7, 0.8, 0.9), 2: (0.6, 0.7, 0.8, 0.9)}
 
 
 @dataclass(frozen=True)
@@ -43,22 +45,26 @@ class Point:
 
     name: str
     options: str
-    kind: str  # "oracle" or "model"
-    level: int
-    threshold: float
+    kind: str  # curve of the plot: "oracle", "model", "model+mtt2" or "vtm"
 
 
 def all_points(model: Path) -> list[Point]:
     """Every point the bench knows, in table order."""
-    pts = [Point(f"oracle-L{k}", f"--PMPGuide=oracle:{{dumps}}/{{seq}}_QP{{qp}}.dump --PMPLevel={k}",
-                 "oracle", k, 0.0) for k in range(4)]
+    oracle = "--PMPGuide=oracle:{dumps}/{seq}_QP{qp}.dump"
+    pts = [Point(f"oracle-L{k}", f"{oracle} --PMPLevel={k}", "oracle") for k in range(4)]
     base = f"--PMPModel={model} --PMPEdgeBlocks=1"
-    pts += [Point(f"model-L{k}", f"{base} --PMPLevel={k}", "model", k, 0.0) for k in range(4)]
-    pts += [Point(f"model-L{k}-t{t}", f"{base} --PMPLevel={k} --PMPThreshold={t}", "model", k, t)
+    pts += [Point(f"model-L{k}", f"{base} --PMPLevel={k}", "model") for k in range(4)]
+    pts += [Point(f"model-L{k}-t{t}", f"{base} --PMPLevel={k} --PMPThreshold={t}", "model")
             for k, ts in THRESHOLDS.items() for t in ts]
     # What ruling inside the blocks that cross the picture edge brings (the model is trained on whole blocks).
     pts.append(Point("model-L2-t0.7-noedge", f"--PMPModel={model} --PMPEdgeBlocks=0 --PMPLevel=2 "
-                     "--PMPThreshold=0.7", "model", 2, 0.7))
+                     "--PMPThreshold=0.7", "model"))
+    # VTM's own shallower luma MTT (no third layer; cheap in BD-rate, large in time), alone and with the map
+    # guide deciding the QT and the first MTT layers.
+    pts.append(Point("vtm-mtt2", MTT2, "vtm"))
+    pts.append(Point("model-L0+mtt2", f"{base} --PMPLevel=0 {MTT2}", "model+mtt2"))
+    pts += [Point(f"model-L{k}-t{t}+mtt2", f"{base} --PMPLevel={k} --PMPThreshold={t} {MTT2}", "model+mtt2")
+            for k, ts in MTT2_THRESHOLDS.items() for t in ts]
     return pts
 
 
@@ -75,7 +81,15 @@ def point_options(point: Point, seq: str, dumps: Path) -> str:
     return point.options.replace("{dumps}", str(dumps)).replace("{seq}", seq)
 
 
-def make_dumps(seq_cfgs: Sequence[Path], qps: Sequence[int], frames: int | None, dumps: Path) -> None:
+def input_frames(cfg: Path, frames: int) -> int:
+    """``frames``, capped at the input frames the sequence cfg asks for (short clips code what they have)."""
+    import pmp_vvc
+    from pmp_vvc.seqcfg import load_sequence
+
+    return min(frames, load_sequence(cfg, encoder_cfgs=[pmp_vvc.vtm_cfg()]).frames_to_encode)
+
+
+def make_dumps(seq_cfgs: Sequence[Path], qps: Sequence[int], frames: int, dumps: Path) -> None:
     """Anchor partition dumps ``dumps/<seq>_QP<qp>.dump`` (same command line as pmp-run's anchor)."""
     import pmp_vvc
     from pmp_vvc.seqcfg import load_sequence
@@ -83,7 +97,7 @@ def make_dumps(seq_cfgs: Sequence[Path], qps: Sequence[int], frames: int | None,
     dumps.mkdir(parents=True, exist_ok=True)
     cfg = str(pmp_vvc.vtm_cfg())
     for path in seq_cfgs:
-        seq = load_sequence(path, encoder_cfgs=[cfg], frames=frames)
+        seq = load_sequence(path, encoder_cfgs=[cfg], frames=input_frames(path, frames))
         for qp in qps:
             target = dumps / f"{seq.name}_QP{qp}.dump"
             if target.exists():
@@ -91,7 +105,7 @@ def make_dumps(seq_cfgs: Sequence[Path], qps: Sequence[int], frames: int | None,
             with tempfile.TemporaryDirectory() as tmp:
                 part = Path(tmp) / "dump"
                 args = ["-c", cfg, "-c", str(seq.cfg_path), "-i", str(seq.input_file), "-q", str(qp)]
-                args += ["-f", str(frames)] if frames is not None else []
+                args += ["-f", str(seq.frames_to_encode)]
                 args += ["-b", str(Path(tmp) / "a.bin"), "-o", str(Path(tmp) / "a.yuv"),
                          f"--PMPDumpPartition={part}"]
                 pmp_vvc.encode(args)
@@ -108,7 +122,7 @@ def run_point(point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace) 
         argv = ["--seq", str(cfg), "--qp", args.qp, "--out", str(args.out / "runs"), "--no-plots", "--quiet",
                 "--no-progress", "--test-label", point.name, "-j", str(args.jobs),
                 "--test", point_options(point, cfg.stem, args.out / "dumps")]
-        argv += ["--frames", str(args.frames)] if args.frames is not None else []
+        argv += ["--frames", str(input_frames(cfg, args.frames))]
         argv += ["--verify"] if args.verify else []
         rc = run.run_cli(run.main, argv)
         worst = max(worst, rc)
@@ -189,7 +203,7 @@ def _pct(v: float | str) -> str:
     return f"{100 * v:.2f}%" if isinstance(v, float) and math.isfinite(v) else "n/a"
 
 
-def write_report(rows: list[dict[str, float | str]], args: argparse.Namespace,
+def write_report(rows: list[dict[str, float | str]], points: Sequence[Point], args: argparse.Namespace,
                  seq_cfgs: Sequence[Path]) -> None:
     """bench.md, bench.csv and ts_bdbr.png in ``args.out``."""
     cols = ("bdbr_y", "bdbr_yuv", "ts_mean", "enc_t", "rdc_luma", "rdc_all", "infer_test", "infer_anchor")
@@ -212,15 +226,17 @@ def write_report(rows: list[dict[str, float | str]], args: argparse.Namespace,
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for kind, marker in (("oracle", "s"), ("model", "o")):
-        sel = [r for r in rows if str(r["point"]).startswith(kind)]
+    kinds = {p.name: p.kind for p in points}
+    for kind, marker in (("oracle", "s-"), ("model", "o-"), ("model+mtt2", "d-"), ("vtm", "^")):
+        sel = sorted((r for r in rows if kinds.get(str(r["point"])) == kind),
+                     key=lambda r: float(r["ts_mean"]))
         if sel:
             ax.plot([100 * float(r["ts_mean"]) for r in sel], [100 * float(r["bdbr_y"]) for r in sel], marker,
                     label=kind)
             for r in sel:
                 xy = (100 * float(r["ts_mean"]), 100 * float(r["bdbr_y"]))
-                ax.annotate(str(r["point"]).split("-", 1)[1], xy, fontsize=7, xytext=(3, 3),
-                            textcoords="offset points")
+                label = str(r["point"]).split("-", 1)[1].removesuffix("+mtt2")
+                ax.annotate(label, xy, fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel("time saving TS (%)")
     ax.set_ylabel("BD-rate Y (%)")
     ax.grid(alpha=0.3)
@@ -238,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--points", default="oracle-*,model-L2", help="comma list of point names/patterns")
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="ONNX model of the model points")
     p.add_argument("--qp", default="22..37", help="QPs (pmp-run syntax)")
-    p.add_argument("--frames", type=int, default=1, help="input frames (AI cfg: 1 -> 1 picture, 9 -> 2)")
+    p.add_argument("--frames", type=int, default=1,
+                   help="input frames, at most the cfg's (AI cfg: 1 -> 1 picture, 9 -> 2)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="encodes at once")
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder (shared anchors)")
     p.add_argument("--verify", action="store_true", help="decode every bitstream and check its MD5")
@@ -262,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rc = max(rc, run_point(point, seq_cfgs, args))
     records = _records(args.out / "runs" / "encodes")
     rows = [r for p in points if (r := point_row(p, seq_cfgs, args, records)) is not None]
-    write_report(rows, args, seq_cfgs)
+    write_report(rows, points, args, seq_cfgs)
     print((args.out / "bench.md").read_text())
     return rc
 
