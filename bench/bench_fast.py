@@ -37,6 +37,8 @@ DEFAULT_MODEL = ROOT / "models" / "pmp-vit-rho0.5.onnx"
 THRESHOLDS = {2: (0.5, 0.6, 0.7, 0.8, 0.9), 3: (0.6, 0.7, 0.8, 0.9)}
 MTT2 = "--MaxMTTHierarchyDepthISliceL=2"
 MTT2_THRESHOLDS = {1: (0.7, 0.8, 0.9), 2: (0.6, 0.7, 0.8, 0.9)}
+# (threshold, QT threshold) pairs at L2
+QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95))
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class Point:
 
     name: str
     options: str
-    kind: str  # curve of the plot: "oracle", "model", "model+mtt2" or "vtm"
+    kind: str  # curve of the plot: "oracle", "model", "model-qt", "model+mtt2", "model-qt+mtt2" or "vtm"
 
 
 def all_points(model: Path) -> list[Point]:
@@ -59,6 +61,11 @@ def all_points(model: Path) -> list[Point]:
     # What ruling inside the blocks that cross the picture edge brings (the model is trained on whole blocks).
     pts.append(Point("model-L2-t0.7-noedge", f"--PMPModel={model} --PMPEdgeBlocks=0 --PMPLevel=2 "
                      "--PMPThreshold=0.7", "model"))
+    # A stricter threshold where QT is still possible: a wrong QT decision cannot be undone below it.
+    for t, q in QT_THRESHOLDS:
+        opts = f"{base} --PMPLevel=2 --PMPThreshold={t} --PMPQtThreshold={q}"
+        pts += [Point(f"model-L2-t{t}-q{q}", opts, "model-qt"),
+                Point(f"model-L2-t{t}-q{q}+mtt2", f"{opts} {MTT2}", "model-qt+mtt2")]
     # VTM's own shallower luma MTT (no third layer; cheap in BD-rate, large in time), alone and with the map
     # guide deciding the QT and the first MTT layers.
     pts.append(Point("vtm-mtt2", MTT2, "vtm"))
@@ -227,7 +234,8 @@ def write_report(rows: list[dict[str, float | str]], points: Sequence[Point], ar
 
     fig, ax = plt.subplots(figsize=(6, 4))
     kinds = {p.name: p.kind for p in points}
-    for kind, marker in (("oracle", "s-"), ("model", "o-"), ("model+mtt2", "d-"), ("vtm", "^")):
+    for kind, marker in (("oracle", "s-"), ("model", "o-"), ("model-qt", "v-"), ("model+mtt2", "d-"),
+                         ("model-qt+mtt2", "x-"), ("vtm", "^")):
         sel = sorted((r for r in rows if kinds.get(str(r["point"])) == kind),
                      key=lambda r: float(r["ts_mean"]))
         if sel:

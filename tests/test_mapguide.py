@@ -165,7 +165,7 @@ def test_illegal_map_split_falls_back_to_a_legal_mode() -> None:
 
 
 def soft_guide(p_qt: float, p_dir: tuple[float, float, float], p_tt: float, level: int,
-               threshold: float):  # type: ignore[no-untyped-def]
+               threshold: float, qt_threshold: float = -1.0):  # type: ignore[no-untyped-def]
     qt = np.zeros((1, 4, 8, 8), np.float32)
     qt[0, 0], qt[0, 1] = 1 - p_qt, p_qt  # relative to a 64x64 node; 32x32 nodes see P(depth > 1) = 0
     dirs = np.zeros((1, 3, 3, 16, 16), np.float32)
@@ -173,7 +173,7 @@ def soft_guide(p_qt: float, p_dir: tuple[float, float, float], p_tt: float, leve
         dirs[0, k] = p
     inc = np.zeros((1, 3, 3, 16, 16), np.float32)
     inc[0, 1], inc[0, 2] = 1 - p_tt, p_tt
-    g = MapGuide(level=level, threshold=threshold)
+    g = MapGuide(level=level, threshold=threshold, qt_threshold=qt_threshold)
     g.set_maps(64, 64, qt, inc, dirs)
     return g
 
@@ -214,6 +214,20 @@ def test_threshold_keeps_more_candidates() -> None:
     assert vf(soft_guide(0.6, (1, 0, 0), 0, level=0, threshold=0.7).decide(top)) == (0, 0)
     assert vf(soft_guide(0.2, (1, 0, 0), 0, level=0, threshold=0.7).decide(top)) == (QT, 0)
     assert vf(soft_guide(0.2, (1, 0, 0), 0, level=0, threshold=0.0).decide(top)) == (QT, NS)
+
+
+def test_qt_threshold_rules_where_qt_is_legal() -> None:
+    maps = (0.6, (0.15, 0.55, 0.3), 0.6)
+    qt_node, mtt_node = cu(0, 0, 32, 32, 2), cu(0, 0, 32, 16, 2, mt_depth=1)  # a QT node; after a BT_H
+    hard = soft_guide(*maps, level=2, threshold=0.0)
+    split = soft_guide(*maps, level=2, threshold=0.0, qt_threshold=0.8)
+    soft = soft_guide(*maps, level=2, threshold=0.8)
+    assert hard.qt_threshold == 0.0 and split.qt_threshold == pytest.approx(0.8)
+    # at the QT node the QT threshold decides (as a guide with threshold 0.8 does), elsewhere the threshold
+    assert vf(split.decide(qt_node)) == vf(soft.decide(qt_node)) != vf(hard.decide(qt_node))
+    assert vf(split.decide(mtt_node)) == vf(hard.decide(mtt_node)) != vf(soft.decide(mtt_node))
+    with pytest.raises(RuntimeError, match="QT threshold"):
+        MapGuide(level=2, qt_threshold=1.5)
 
 
 def test_bad_maps_and_options_are_refused() -> None:

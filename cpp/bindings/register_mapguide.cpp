@@ -91,11 +91,14 @@ void registerMapGuide(py::module_& m)
     m, "MapGuide",
     "Partition-map guide (C++). source(luma, bit_depth, qp, poc) -> (qt (B,4,8,8), mtt (B,3,3,16,16), "
     "direction (B,3,3,16,16)) class probabilities, blocks in raster order; None: maps come from set_maps.")
-    .def(py::init([](py::object source, int level, double threshold, bool edgeBlocks) {
-           return std::make_shared<MapGuide>(wrapSource(std::move(source)), level, threshold, edgeBlocks);
+    .def(py::init([](py::object source, int level, double threshold, bool edgeBlocks, double qtThreshold) {
+           auto g = std::make_shared<MapGuide>(wrapSource(std::move(source)), level, threshold, edgeBlocks);
+           g->setQtThreshold(qtThreshold);
+           return g;
          }),
          py::arg("source") = py::none(), py::arg("level") = 2, py::arg("threshold") = 0.0,
-         py::arg("edge_blocks") = false)
+         py::arg("edge_blocks") = false, py::arg("qt_threshold") = -1.0,
+         "qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold).")
     .def("set_maps", &setMapsFromArrays, py::arg("width"), py::arg("height"), py::arg("qt"), py::arg("mtt"),
          py::arg("direction"), "Set the maps of a width x height picture (probabilities, copied).")
     .def("clear_maps", &MapGuide::clearMaps)
@@ -119,6 +122,7 @@ void registerMapGuide(py::module_& m)
       py::arg("cu"), "(implied SplitMode bit, {mode name: probability}) of a node, or None if not ruled on.")
     .def_property_readonly("level", &MapGuide::level)
     .def_property_readonly("threshold", &MapGuide::threshold)
+    .def_property_readonly("qt_threshold", &MapGuide::qtThreshold)
     .def_property_readonly("edge_blocks", &MapGuide::edgeBlocks)
     .def_property_readonly("has_maps", &MapGuide::hasMaps);
 }

@@ -30,6 +30,7 @@ void addEncoderOptions(ProgramOptionsLite::Options& opts)
   ("PMPModel",         o.model,         std::string(""), "pmp-vvc: ONNX partition-map model; implies --PMPGuide=model")
   ("PMPLevel",         o.level,         2,               "pmp-vvc: acceleration level 0..3 (MTT layers the map decides)")
   ("PMPThreshold",     o.threshold,     0.0,             "pmp-vvc: confidence below which a node keeps more candidates (0: hard maps)")
+  ("PMPQtThreshold",   o.qtThreshold,   -1.0,            "pmp-vvc: the same at nodes where QT is legal (negative: PMPThreshold)")
   ("PMPThreads",       o.threads,       1,               "pmp-vvc: onnxruntime intra-op threads")
   ("PMPEdgeBlocks",    o.edgeBlocks,    true,            "pmp-vvc: the model also rules inside 64x64 blocks that cross the picture edge");
   // clang-format on

@@ -8,12 +8,14 @@ namespace pmp
 {
 std::map<std::string, std::string> EncoderOptions::asStrings() const
 {
-  std::ostringstream thr;
+  std::ostringstream thr, qtThr;
   thr << threshold;
+  qtThr << qtThreshold;
   return { { "PMPGuide", guide },
            { "PMPModel", model },
            { "PMPLevel", std::to_string(level) },
            { "PMPThreshold", thr.str() },
+           { "PMPQtThreshold", qtThr.str() },
            { "PMPThreads", std::to_string(threads) },
            { "PMPEdgeBlocks", edgeBlocks ? "1" : "0" } };
 }

@@ -23,6 +23,7 @@ struct EncoderOptions
   std::string model;           // --PMPModel
   int         level     = 2;   // --PMPLevel
   double      threshold = 0.0; // --PMPThreshold
+  double      qtThreshold = -1.0; // --PMPQtThreshold (negative: --PMPThreshold)
   int         threads   = 1;   // --PMPThreads
   bool        edgeBlocks = true; // --PMPEdgeBlocks
 

@@ -46,7 +46,12 @@ struct MapGuide::Node
 };
 
 MapGuide::MapGuide(MapSource source, int level, double threshold, bool edgeBlocks, MapLimits limits)
-  : m_source(std::move(source)), m_level(level), m_threshold(threshold), m_edgeBlocks(edgeBlocks), m_limits(limits)
+  : m_source(std::move(source))
+  , m_level(level)
+  , m_threshold(threshold)
+  , m_qtThreshold(threshold)
+  , m_edgeBlocks(edgeBlocks)
+  , m_limits(limits)
 {
   if (level < 0 || level > kMttLayers)
   {
@@ -56,6 +61,27 @@ MapGuide::MapGuide(MapSource source, int level, double threshold, bool edgeBlock
   {
     throw GuideError("map guide: threshold must be in [0, 1], got " + std::to_string(threshold));
   }
+}
+
+void MapGuide::setQtThreshold(double qtThreshold)
+{
+  if (qtThreshold < 0.0)
+  {
+    m_qtThreshold = m_threshold;
+    return;
+  }
+  if (!(qtThreshold <= 1.0))
+  {
+    throw GuideError("map guide: QT threshold must be in [0, 1] (or negative: the threshold), got "
+                     + std::to_string(qtThreshold));
+  }
+  m_qtThreshold = qtThreshold;
+}
+
+double MapGuide::nodeThreshold(const CuQuery& cu) const
+{
+  const bool qtNode = cu.mtDepth == 0 && cu.width == cu.height && cu.width / 2 >= m_limits.minQt;
+  return qtNode ? m_qtThreshold : m_threshold;
 }
 
 void MapGuide::beginPicture(const PictureInfo& picture)
@@ -331,7 +357,8 @@ Decision MapGuide::decide(const CuQuery& cu)
   {
     return {};
   }
-  const uint8_t allowed = kAllModes;
+  const uint8_t allowed   = kAllModes;
+  const double  threshold = nodeThreshold(cu);
   if (m_level == 0)
   {
     // L0: the map fixes the QT depth only; MTT splits stay with VTM's RDO. A QT leaf forces the non-split
@@ -343,17 +370,17 @@ Decision MapGuide::decide(const CuQuery& cu)
     }
     const bool   qt         = c.implied == kQt;
     const double confidence = qt ? c.prob[kIdxQt] : 1.0 - c.prob[kIdxQt];
-    if (confidence < m_threshold)
+    if (confidence < threshold)
     {
       return {};
     }
-    return qt ? Decision{ uint8_t(allowed & ~kQt), kQt } : Decision{ kQt, forceMask(cu, kNoSplit) };
+    return qt ? Decision{ uint8_t(allowed & ~kQt), kQt } : Decision{ kQt, forceMask(cu, kNoSplit, threshold) };
   }
   // Lk: the smallest set of modes, the map's own split first and then by probability, whose mass reaches
   // the threshold (threshold 0: the map's split alone, as in TIP-23).
   uint8_t set  = c.implied;
   double  mass = c.prob[bitIndex(c.implied)];
-  while (mass < m_threshold)
+  while (mass < threshold)
   {
     uint8_t next = 0;
     for (uint8_t mode : kPriority)
@@ -370,7 +397,7 @@ Decision MapGuide::decide(const CuQuery& cu)
     set |= next;
     mass += c.prob[bitIndex(next)];
   }
-  return Decision{ uint8_t(allowed & ~set), forceMask(cu, set) };
+  return Decision{ uint8_t(allowed & ~set), forceMask(cu, set, threshold) };
 }
 
 // The non-split search is forced only with hard maps (threshold 0) in whole blocks, where every guided node
@@ -379,10 +406,10 @@ Decision MapGuide::decide(const CuQuery& cu)
 // its cached result (IS_REUSING_CU): forcing ETM_INTRA there makes VTM code the CU twice ("Overwriting a
 // pre-existing value" in addCU), a GuidedModeCtrl limitation. Without the force, a map "no split" that
 // LCTUFast's minimum QT depth refuses ends in the encoder's fallback (VTM's own list: the QT split).
-uint8_t MapGuide::forceMask(const CuQuery& cu, uint8_t set) const
+uint8_t MapGuide::forceMask(const CuQuery& cu, uint8_t set, double threshold) const
 {
   const int  b     = blockIndex(cu);
   const bool whole = b >= 0 && m_whole[size_t(b)];
-  return (m_threshold > 0.0 || !whole) ? uint8_t(set & ~kNoSplit) : set;
+  return (threshold > 0.0 || !whole) ? uint8_t(set & ~kNoSplit) : set;
 }
 }   // namespace pmp

@@ -47,6 +47,10 @@ public:
   // maps that are valid there, e.g. an oracle's; the model is trained on whole blocks only).
   MapGuide(MapSource source, int level, double threshold, bool edgeBlocks = false, MapLimits limits = MapLimits{});
 
+  // Threshold at the nodes where a QT split is legal (square nodes before any MTT split), where a wrong
+  // decision costs most: no QT can follow an MTT split. Negative: the same as threshold.
+  void setQtThreshold(double qtThreshold);
+
   void     beginPicture(const PictureInfo& picture) override;
   Decision decide(const CuQuery& cu) override;
 
@@ -60,6 +64,7 @@ public:
   bool   hasMaps() const { return m_width > 0; }
   int    level() const { return m_level; }
   double threshold() const { return m_threshold; }
+  double qtThreshold() const { return m_qtThreshold; }
   bool   edgeBlocks() const { return m_edgeBlocks; }
   int    width() const { return m_width; }
   int    height() const { return m_height; }
@@ -79,7 +84,8 @@ private:
   uint8_t impliedSplit(const Node& n) const;
   void modeProbabilities(const Node& n, std::array<double, 6>& prob) const;
   bool legal(const Node& n, uint8_t mode) const;
-  uint8_t forceMask(const CuQuery& cu, uint8_t set) const;
+  uint8_t forceMask(const CuQuery& cu, uint8_t set, double threshold) const;
+  double  nodeThreshold(const CuQuery& cu) const;
 
   float qtP(int b, int c, int r, int col) const
   {
@@ -98,6 +104,7 @@ private:
   MapSource         m_source;
   int               m_level;
   double            m_threshold;
+  double            m_qtThreshold;
   bool              m_edgeBlocks;
   MapLimits         m_limits;
   int               m_width = 0, m_height = 0, m_blocksX = 0, m_blocksY = 0;

@@ -210,8 +210,10 @@ class MapGuide(Guide):
     """
     Partition-map guide (C++). source(luma, bit_depth, qp, poc) -> (qt (B,4,8,8), mtt (B,3,3,16,16), direction (B,3,3,16,16)) class probabilities, blocks in raster order; None: maps come from set_maps.
     """
-    def __init__(self, source: typing.Any = None, level: typing.SupportsInt | typing.SupportsIndex = 2, threshold: typing.SupportsFloat | typing.SupportsIndex = 0.0, edge_blocks: bool = False) -> None:
-        ...
+    def __init__(self, source: typing.Any = None, level: typing.SupportsInt | typing.SupportsIndex = 2, threshold: typing.SupportsFloat | typing.SupportsIndex = 0.0, edge_blocks: bool = False, qt_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0) -> None:
+        """
+        qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold).
+        """
     def candidates(self, cu: CuQuery) -> typing.Any:
         """
         (implied SplitMode bit, {mode name: probability}) of a node, or None if not ruled on.
@@ -236,6 +238,9 @@ class MapGuide(Guide):
     def level(self) -> int:
         ...
     @property
+    def qt_threshold(self) -> float:
+        ...
+    @property
     def threshold(self) -> float:
         ...
 def run_decoder(args: collections.abc.Sequence[str]) -> int:
@@ -246,5 +251,5 @@ def run_encoder(args: collections.abc.Sequence[str], guide: typing.Any = None, g
     """
     Run VTM's EncoderApp with args (argv[0] first); returns its exit code. The log goes to stdout.
     """
-BUILD_ID: str = 'vtm23.13-a2e26e3f33d37534'
+BUILD_ID: str = 'vtm23.13-97bebd02a134d101'
 VTM_VERSION: str = '23.13'

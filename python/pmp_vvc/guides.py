@@ -107,6 +107,7 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
     if model or name in MAP_GUIDE_SOURCES:
         level = int(_number(options, "PMPLevel", "2", int))
         threshold = float(_number(options, "PMPThreshold", "0", float))
+        qt_threshold = float(_number(options, "PMPQtThreshold", "-1", float))
         if model:
             if spec and spec != "model":
                 raise ConfigError(f"--PMPModel cannot be combined with --PMPGuide={spec!r}")
@@ -120,7 +121,8 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
         else:
             source = predictor.oracle_source(arg) if name == "oracle" else predictor.StoredMaps.load(arg)
             edges = name == "oracle"
-        guide = predictor.map_guide(source, level=level, threshold=threshold, edge_blocks=edges)
+        guide = predictor.map_guide(source, level=level, threshold=threshold, edge_blocks=edges,
+                                    qt_threshold=qt_threshold)
         return guide  # type: ignore[no-any-return]
     if not spec:
         return None

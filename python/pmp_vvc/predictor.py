@@ -238,17 +238,23 @@ def oracle_source(spec: str) -> StoredMaps | OracleByQp:
     return OracleByQp(spec) if "{qp}" in spec else oracle_maps(spec)
 
 
-def map_guide(source: Any, level: int = 2, threshold: float = 0.0, edge_blocks: bool = False) -> Any:
+def map_guide(source: Any, level: int = 2, threshold: float = 0.0, edge_blocks: bool = False,
+              qt_threshold: float = -1.0) -> Any:
     """Build a :class:`MapGuide` (C++) fed by ``source`` at ``level`` 0..3 and confidence ``threshold``.
 
     ``edge_blocks``: also rule inside 64x64 blocks that cross the picture edge (oracle maps are exact
-    there; the model is trained on whole blocks only and leaves them to VTM).
+    there; for the model, see :class:`ModelPredictor`). ``qt_threshold``: the threshold at the nodes where
+    a QT split is legal (square nodes before any MTT split: a wrong QT decision cannot be undone below);
+    negative means ``threshold``.
 
     Raises:
-        ConfigError: level outside 0..3 or threshold outside [0, 1].
+        ConfigError: level outside 0..3, or a threshold outside [0, 1].
     """
     if level not in (0, 1, 2, 3):
         raise ConfigError(f"--PMPLevel must be 0, 1, 2 or 3, got {level}")
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"--PMPThreshold must be in [0, 1], got {threshold}")
-    return extension().MapGuide(source, level=level, threshold=threshold, edge_blocks=edge_blocks)
+    if qt_threshold > 1.0:
+        raise ConfigError(f"--PMPQtThreshold must be <= 1 (negative: --PMPThreshold), got {qt_threshold}")
+    return extension().MapGuide(source, level=level, threshold=threshold, edge_blocks=edge_blocks,
+                                qt_threshold=qt_threshold)
