@@ -1,8 +1,10 @@
 """CI regression gate of the fast encoder: anchor vs the default operating point on a small real clip.
 
 Encodes a deterministic clip (photos from scikit-image, ``pmp_vvc.demo.make_demo_clip``) at two QPs with
-the anchor (VTM-23.13 behaviour) and with the default point, interleaved, then compares against the
-versioned baseline ``bench/ci_baseline.json``:
+the anchor (VTM-23.13 behaviour) and with the registry's default point (``pmp_vvc.modelzoo.DEFAULT_POINT``:
+the shipped model and its options), interleaved, then compares against the versioned baseline
+``bench/ci_baseline.json``. The baseline names the point (model, sha256, options) it was recorded for; a
+default point that differs from it fails the gate until the baseline is re-recorded on purpose. Checks:
 
 * RD-check reduction (luma and all; deterministic counters) must not fall below baseline - tolerance;
 * bit cost (bits ratio at equal QP) and the two-QP BD-rate Y (linear in log-rate over PSNR; deterministic)
@@ -27,7 +29,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 BASELINE = Path(__file__).resolve().parent / "ci_baseline.json"
 
 
@@ -111,6 +112,16 @@ def check(got: dict[str, float], baseline: dict[str, object]) -> list[str]:
     return bad
 
 
+def default_point() -> tuple[dict[str, object], list[str]]:
+    """The registry's default point as recorded in the baseline, and its encoder options."""
+    from pmp_vvc import modelzoo
+
+    point = modelzoo.DEFAULT_POINT
+    sha256 = modelzoo.MODELS[point.model].sha256
+    record = {"model": point.model, "sha256": sha256, "options": list(point.options)}
+    return record, [*modelzoo.default_point_options(), "--PMPThreads=1"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the gate; 0 pass, 1 regression, 2 setup error."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -124,9 +135,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as err:
         print(f"error: cannot read baseline {args.baseline}: {err}", file=sys.stderr)
         return 2
-    options = [o.replace("{root}", str(ROOT)) for o in shlex.split(baseline["options"])]
+    point, options = default_point()
+    if not args.update and baseline.get("point") != point:
+        print(f"REGRESSION: the default point {point} is not the one the baseline was recorded for "
+              f"({baseline.get('point')}); re-record it: python bench/ci_gate.py --update --why ...")
+        print("gate: FAIL")
+        return 1
     qps, clip = baseline["qps"], baseline["clip"]
-    print(f"gate: {baseline['point']} ({shlex.join(options)}) vs anchor, QP {qps}, clip {clip}", flush=True)
+    print(f"gate: default point ({shlex.join(options)}) vs anchor, QP {qps}, clip {clip}", flush=True)
     with tempfile.TemporaryDirectory(prefix="pmp-gate-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -136,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.why:
             print("error: --update needs --why", file=sys.stderr)
             return 2
+        baseline["point"] = point
         baseline["values"] = {k: round(v, 5) for k, v in got.items()}
         baseline["why"] = args.why
         args.baseline.write_text(json.dumps(baseline, indent=1) + "\n")
