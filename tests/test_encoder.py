@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import threading
@@ -97,6 +98,23 @@ def test_veto_all_falls_back_to_the_unguided_encoder(clip128: Clip, tmp_path: Pa
     assert md5(tmp_path / "v.bin") == md5(tmp_path / "a.bin")
     assert (vetoed.luma, vetoed.chroma) == (anchor.luma, anchor.chroma)
     assert vetoed.guide is not None and vetoed.guide.fallbacks > 1000
+
+
+def test_forked_encode_on_a_dirty_heap(clip128: Clip, tmp_path: Path) -> None:
+    """An encode with a guide object runs in a fork, which inherits the caller's heap: VTM must not rely on
+    fresh zero pages (VTM-23.13 leaves a pointer of its mode controller uninitialised and deletes it).
+
+    glibc's M_PERTURB makes every allocation of this process and of its forks come filled with a non-zero
+    byte, so that any uninitialised memory VTM relies on is garbage, deterministically.
+    """
+    libc = ctypes.CDLL(None)
+    m_perturb = -6
+    libc.mallopt(m_perturb, 0x5A)
+    try:
+        stats = pmp_vvc.encode(clip128.args(37, tmp_path / "v.bin", frames=1), guide=guides.VetoAllGuide())
+    finally:
+        libc.mallopt(m_perturb, 0)
+    assert stats.guide is not None and stats.guide.pictures == 1
 
 
 def test_guide_sees_the_original_luma(clip128: Clip, tmp_path: Path) -> None:

@@ -16,7 +16,11 @@ namespace pmp
 class GuidedModeCtrl : public EncModeCtrlMTnoRQT
 {
 public:
-  explicit GuidedModeCtrl(Session& session) : m_session(session) {}
+  // No user-provided constructor on purpose: `new GuidedModeCtrl()` then value-initialises, which zeroes the
+  // whole object, VTM's bases included, before they are constructed. VTM-23.13's BestEncInfoCache never
+  // initialises its private m_runType when palette mode is off, yet init() reads it and destroy() delete[]s
+  // it: harmless on the zero pages of a fresh process, a crash at teardown on a dirty heap (a fork of a busy
+  // Python process).
 
   void initCULevel(Partitioner& partitioner, const CodingStructure& cs) override;
   void finishCULevel(Partitioner& partitioner) override;
@@ -37,7 +41,7 @@ private:
   bool guidedTry(CuGuidance& g, const EncTestMode& mode, const CodingStructure& cs, Partitioner& partitioner);
   void count(const EncTestMode& mode, const Partitioner& partitioner);
 
-  Session&                m_session;
+  Session&                m_session = Session::current();
   std::vector<CuGuidance> m_levels;
 };
 }   // namespace pmp

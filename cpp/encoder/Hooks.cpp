@@ -17,7 +17,8 @@ namespace hooks
 
 EncModeCtrl* createModeCtrl()
 {
-  return new GuidedModeCtrl(Session::current());
+  // Value-initialised (note the parentheses): zeroed before construction, see GuidedModeCtrl.h.
+  return new GuidedModeCtrl();
 }
 
 void addEncoderOptions(ProgramOptionsLite::Options& opts)

@@ -10,7 +10,6 @@ everything else the caller's process holds.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -54,14 +53,7 @@ class EncodeStats:
         return self.luma.total + self.chroma.total
 
 
-# glibc's mallopt(M_PERTURB, 0xff): every new heap block comes zero-filled. VTM's teardown reads memory it
-# never initialised; on a fresh process's zero pages that works, but a fork inherits the caller's dirty heap
-# (seen after a torch ONNX export, or after PIL decoded a large JPEG) and then VTM segfaults in destroyLib.
-_M_PERTURB = -6
-
-
 def _in_child(run: Callable[[], int], log_fd: int) -> int:
-    ctypes.CDLL(None).mallopt(_M_PERTURB, 0xFF)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
