@@ -58,7 +58,9 @@ def measure(options: Sequence[str], qps: Sequence[int], clip: dict[str, int], wo
 
     cfg = make_demo_clip(work, width=clip["width"], height=clip["height"], frames=clip["frames"], name="gate")
     yuv = next(work.glob("gate_*.yuv"))
-    base = ["-c", str(pmp_vvc.vtm_cfg()), "-c", str(cfg), "-i", str(yuv), "-f", str(clip["frames"])]
+    # -o: the AI cfg's ReconFile would otherwise write rec.yuv into the working directory
+    base = ["-c", str(pmp_vvc.vtm_cfg()), "-c", str(cfg), "-i", str(yuv), "-f", str(clip["frames"]),
+            "-o", "/dev/null"]
     keys = ("luma_a", "luma_t", "all_a", "all_t", "cpu_a", "cpu_t", "bits_a", "bits_t", "inf")
     sums = dict.fromkeys(keys, 0.0)
     pts_a, pts_t, ts = [], [], []

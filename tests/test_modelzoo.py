@@ -40,9 +40,10 @@ def test_every_repository_model_is_registered_installed_and_intact() -> None:
 
 def test_default_point_names_a_shipped_model() -> None:
     point = modelzoo.DEFAULT_POINT
-    assert point.model in modelzoo.MODELS
-    assert all(opt.startswith("--") and "=" in opt for opt in point.options)
-    assert not any(opt.startswith("--PMPModel") for opt in point.options)  # the model is added from the entry
+    for p in (point, modelzoo.CONSERVATIVE_POINT):
+        assert p.model in modelzoo.MODELS
+        assert all(opt.startswith("--") and "=" in opt for opt in p.options)
+        assert not any(opt.startswith("--PMPModel") for opt in p.options)  # the model is added from the entry
     options = modelzoo.default_point_options()
     assert options == [f"--PMPModel={modelzoo.model_path(point.model)}", *point.options]
     assert modelzoo.default_point_label().startswith(point.model + " ")

@@ -3,7 +3,8 @@
 Every ONNX file of the repository's ``models/`` folder is installed as ``pmp_vvc/models/<file>`` (model
 card: ``models/README.md``). :data:`MODELS` lists them by name with their sha256, which
 :func:`model_path` checks once per process before handing out the path. :data:`DEFAULT_POINT` is the
-recommended operating point (model and encoder options): the one place to change it.
+recommended operating point (model and encoder options): the one place to change it;
+:data:`CONSERVATIVE_POINT` the one for a small BD-rate budget.
 
 ``--PMPModel`` accepts a registry name, ``default`` (the model of :data:`DEFAULT_POINT`) or a file path
 (:func:`resolve_model`); registry names win over files of the same name in the working directory
@@ -21,6 +22,7 @@ from pathlib import Path
 from pmp_vvc.errors import ModelError
 
 __all__ = [
+    "CONSERVATIVE_POINT",
     "DEFAULT",
     "DEFAULT_POINT",
     "MODELS",
@@ -69,11 +71,18 @@ MODELS: dict[str, ModelEntry] = {
     )
 }
 
-#: The recommended operating point; ``pmp-run --demo`` runs it as its test.
-DEFAULT_POINT = OperatingPoint(model="pmp-vit-rho0.5", options=("--PMPLevel=2", "--PMPThreshold=0.7"))
+#: The recommended operating point; ``pmp-run --demo`` runs it as its test. Chosen from the bench curve
+#: (README, bench/README.md): the most time saving at BD-rate Y <= 2.5 % on the dev sequences: the map
+#: guide at L2 with threshold 0.9, and VTM's luma MTT depth 2 (no third MTT layer).
+DEFAULT_POINT = OperatingPoint(
+    model="pmp-vit-rho0.5",
+    options=("--PMPLevel=2", "--PMPThreshold=0.9", "--MaxMTTHierarchyDepthISliceL=2"),
+)
+#: The most time saving at BD-rate Y <= 1 % on the dev sequences.
+CONSERVATIVE_POINT = OperatingPoint(model="pmp-vit-rho0.5", options=("--PMPLevel=2", "--PMPThreshold=0.9"))
 
 # Short forms of options in the default point's label (others are shown as given).
-_LABEL_PREFIX = {"--PMPLevel": "L", "--PMPThreshold": "t"}
+_LABEL_PREFIX = {"--PMPLevel": "L", "--PMPThreshold": "t", "--MaxMTTHierarchyDepthISliceL": "mtt"}
 
 
 def models_dir() -> Path:
