@@ -47,7 +47,7 @@ class Point:
 
     name: str
     options: str
-    kind: str  # curve of the plot: "oracle", "model", "model-qt", "model+mtt2", "model-qt+mtt2" or "vtm"
+    kind: str  # curve of the plot (points of one kind are joined by a line)
 
 
 def all_points(model: Path) -> list[Point]:
@@ -60,7 +60,7 @@ def all_points(model: Path) -> list[Point]:
             for k, ts in THRESHOLDS.items() for t in ts]
     # What ruling inside the blocks that cross the picture edge brings (the model is trained on whole blocks).
     pts.append(Point("model-L2-t0.7-noedge", f"--PMPModel={model} --PMPEdgeBlocks=0 --PMPLevel=2 "
-                     "--PMPThreshold=0.7", "model"))
+                     "--PMPThreshold=0.7", "model-noedge"))
     # A stricter threshold where QT is still possible: a wrong QT decision cannot be undone below it.
     for t, q in QT_THRESHOLDS:
         opts = f"{base} --PMPLevel=2 --PMPThreshold={t} --PMPQtThreshold={q}"
@@ -234,8 +234,8 @@ def write_report(rows: list[dict[str, float | str]], points: Sequence[Point], ar
 
     fig, ax = plt.subplots(figsize=(6, 4))
     kinds = {p.name: p.kind for p in points}
-    for kind, marker in (("oracle", "s-"), ("model", "o-"), ("model-qt", "v-"), ("model+mtt2", "d-"),
-                         ("model-qt+mtt2", "x-"), ("vtm", "^")):
+    for kind, marker in (("oracle", "s-"), ("model", "o-"), ("model-noedge", "o"), ("model-qt", "v-"),
+                         ("model+mtt2", "d-"), ("model-qt+mtt2", "x-"), ("vtm", "^")):
         sel = sorted((r for r in rows if kinds.get(str(r["point"])) == kind),
                      key=lambda r: float(r["ts_mean"]))
         if sel:
