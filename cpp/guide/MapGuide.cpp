@@ -400,12 +400,12 @@ Decision MapGuide::decide(const CuQuery& cu)
   return Decision{ uint8_t(allowed & ~set), forceMask(cu, set, threshold) };
 }
 
-// The non-split search is forced only with hard maps (threshold 0) in whole blocks, where every guided node
-// is reached along one split path. With several candidates at a node, or at the picture edge (where VTM
-// tries both its implicit split and QT), a CU area can be reached again along another path, and VTM reuses
-// its cached result (IS_REUSING_CU): forcing ETM_INTRA there makes VTM code the CU twice ("Overwriting a
-// pre-existing value" in addCU), a GuidedModeCtrl limitation. Without the force, a map "no split" that
-// LCTUFast's minimum QT depth refuses ends in the encoder's fallback (VTM's own list: the QT split).
+// The non-split search is forced (past VTM's own refusals, such as LCTUFast's minimum QT depth) only with
+// hard maps in whole blocks: there a map "no split" is the node's only candidate, and without the force it
+// would end in the encoder's fallback (VTM's own list). With a candidate set (threshold > 0) or in a block
+// that crosses the picture edge, the non-split search is left to VTM's heuristics, as when the bench curve
+// was measured. (Forcing it there is safe: GuidedModeCtrl never forces ETM_INTRA while VTM reuses a cached
+// coding of the CU.)
 uint8_t MapGuide::forceMask(const CuQuery& cu, uint8_t set, double threshold) const
 {
   const int  b     = blockIndex(cu);
