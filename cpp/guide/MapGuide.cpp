@@ -78,12 +78,6 @@ void MapGuide::setQtThreshold(double qtThreshold)
   m_qtThreshold = qtThreshold;
 }
 
-double MapGuide::nodeThreshold(const CuQuery& cu) const
-{
-  const bool qtNode = cu.mtDepth == 0 && cu.width == cu.height && cu.width / 2 >= m_limits.minQt;
-  return qtNode ? m_qtThreshold : m_threshold;
-}
-
 void MapGuide::beginPicture(const PictureInfo& picture)
 {
   if (!m_source)
@@ -358,13 +352,14 @@ Decision MapGuide::decide(const CuQuery& cu)
     return {};
   }
   const uint8_t allowed   = kAllModes;
-  const double  threshold = nodeThreshold(cu);
+  const Node    shape{ 0, 0, 0, cu.width, cu.height, cu.qtDepth - 1, cu.mtDepth };
+  const bool    qtLegal   = legal(shape, kQt);
+  const double  threshold = qtLegal ? m_qtThreshold : m_threshold;
   if (m_level == 0)
   {
     // L0: the map fixes the QT depth only; MTT splits stay with VTM's RDO. A QT leaf forces the non-split
     // search (past LCTUFast), or a 64x64 leaf could be left with no mode at all.
-    const Node n{ 0, 0, 0, cu.width, cu.height, cu.qtDepth - 1, cu.mtDepth };
-    if (!legal(n, kQt))
+    if (!qtLegal)
     {
       return {};
     }

@@ -85,7 +85,6 @@ private:
   void modeProbabilities(const Node& n, std::array<double, 6>& prob) const;
   bool legal(const Node& n, uint8_t mode) const;
   uint8_t forceMask(const CuQuery& cu, uint8_t set, double threshold) const;
-  double  nodeThreshold(const CuQuery& cu) const;
 
   float qtP(int b, int c, int r, int col) const
   {

@@ -251,5 +251,5 @@ def run_encoder(args: collections.abc.Sequence[str], guide: typing.Any = None, g
     """
     Run VTM's EncoderApp with args (argv[0] first); returns its exit code. The log goes to stdout.
     """
-BUILD_ID: str = 'vtm23.13-caf2a57206cd472e'
+BUILD_ID: str = 'vtm23.13-5b05c11a5b224f93'
 VTM_VERSION: str = '23.13'
