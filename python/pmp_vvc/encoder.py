@@ -111,9 +111,9 @@ def _run_logged(
 ) -> tuple[int, float, float, str]:
     """Run in a fresh process (a command) or a fork (a callable), logging to ``log_path`` or a temporary file.
 
-    A fresh interpreter is preferred: a forked child inherits whatever the caller's process holds, and VTM's
-    teardown has been seen to crash in children of a process that had run a torch ONNX export. A fork is
-    needed only to hand a Python guide object to the encoder.
+    A fresh interpreter is preferred: a forked child inherits whatever the caller's process holds (its
+    heap, the threads and locks of torch or onnxruntime), which is not safe in general. A fork is needed
+    only to hand a Python guide object to the encoder.
     """
     path = (
         Path(log_path)

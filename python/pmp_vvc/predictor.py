@@ -9,7 +9,7 @@ model guide rules there (``--PMPEdgeBlocks``, the default; the model is trained 
 only rules on nodes inside the picture); otherwise they stay at zero. The oracle always rules there (its
 maps are exact).
 
-* :class:`ModelPredictor`: onnxruntime on all whole blocks of the picture in one batch, inputs cut by
+* :class:`ModelPredictor`: onnxruntime on the picture's blocks in one batch, inputs cut by
   :func:`pmp_vvc.labels.extract_blocks` exactly as for training.
 * :class:`StoredMaps`: maps kept per POC (replay; ``--PMPGuide=replay:<npz>``), and :func:`oracle_maps`:
   one-hot maps of an anchor's partition dump (``--PMPGuide=oracle:<dump>``, or a path pattern with
@@ -143,20 +143,20 @@ class ModelPredictor:
 
         height, width = luma.shape
         out = empty_maps(width, height)
-        origins, whole = block_grid(width, height)
+        origins, predicted = block_grid(width, height)
         if self.edge_blocks:
             luma = np.pad(luma, ((0, -height % BLOCK_SIZE), (0, -width % BLOCK_SIZE)), mode="edge")
-            whole = np.ones_like(whole)
-        if not whole.any():
+            predicted[:] = True
+        if not predicted.any():
             return out
-        inputs = model_input(luma, bit_depth, origins[whole])
+        inputs = model_input(luma, bit_depth, origins[predicted])
         try:
             logits = run_session(self.session, inputs, np.full(len(inputs), float(qp), np.float32))
         except Exception as err:  # onnxruntime raises its own exception types
             raise ModelError(f"{self.path}: inference failed: {err}") from err
-        out.qt[whole] = softmax(logits["qt"])
-        out.mtt[whole] = softmax(logits["mtt"])
-        out.direction[whole] = softmax(logits["direction"])
+        out.qt[predicted] = softmax(logits["qt"])
+        out.mtt[predicted] = softmax(logits["mtt"])
+        out.direction[predicted] = softmax(logits["direction"])
         return out
 
     def __call__(self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int,
