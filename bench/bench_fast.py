@@ -30,6 +30,10 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pmp_vvc.seqcfg import SequenceConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_SEQUENCES = ROOT.parent / "shared" / "data" / "dev" / "sequences"
@@ -88,23 +92,27 @@ def point_options(point: Point, seq: str, dumps: Path) -> str:
     return point.options.replace("{dumps}", str(dumps)).replace("{seq}", seq)
 
 
-def input_frames(cfg: Path, frames: int) -> int:
+def input_frames(seq: SequenceConfig, frames: int) -> int:
     """``frames``, capped at the input frames the sequence cfg asks for (short clips code what they have)."""
+    return min(frames, seq.frames_to_encode)
+
+
+def load(cfg: Path) -> SequenceConfig:
+    """The sequence of a per-sequence cfg under the AI encoder cfg (as pmp-run reads it)."""
     import pmp_vvc
     from pmp_vvc.seqcfg import load_sequence
 
-    return min(frames, load_sequence(cfg, encoder_cfgs=[pmp_vvc.vtm_cfg()]).frames_to_encode)
+    return load_sequence(cfg, encoder_cfgs=[pmp_vvc.vtm_cfg()])
 
 
 def make_dumps(seq_cfgs: Sequence[Path], qps: Sequence[int], frames: int, dumps: Path) -> None:
     """Anchor partition dumps ``dumps/<seq>_QP<qp>.dump`` (same command line as pmp-run's anchor)."""
     import pmp_vvc
-    from pmp_vvc.seqcfg import load_sequence
 
     dumps.mkdir(parents=True, exist_ok=True)
     cfg = str(pmp_vvc.vtm_cfg())
     for path in seq_cfgs:
-        seq = load_sequence(path, encoder_cfgs=[cfg], frames=input_frames(path, frames))
+        seq = load(path)
         for qp in qps:
             target = dumps / f"{seq.name}_QP{qp}.dump"
             if target.exists():
@@ -112,7 +120,7 @@ def make_dumps(seq_cfgs: Sequence[Path], qps: Sequence[int], frames: int, dumps:
             with tempfile.TemporaryDirectory() as tmp:
                 part = Path(tmp) / "dump"
                 args = ["-c", cfg, "-c", str(seq.cfg_path), "-i", str(seq.input_file), "-q", str(qp)]
-                args += ["-f", str(seq.frames_to_encode)]
+                args += ["-f", str(input_frames(seq, frames))]
                 args += ["-b", str(Path(tmp) / "a.bin"), "-o", str(Path(tmp) / "a.yuv"),
                          f"--PMPDumpPartition={part}"]
                 pmp_vvc.encode(args)
@@ -129,7 +137,7 @@ def run_point(point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace) 
         argv = ["--seq", str(cfg), "--qp", args.qp, "--out", str(args.out / "runs"), "--no-plots", "--quiet",
                 "--no-progress", "--test-label", point.name, "-j", str(args.jobs),
                 "--test", point_options(point, cfg.stem, args.out / "dumps")]
-        argv += ["--frames", str(input_frames(cfg, args.frames))]
+        argv += ["--frames", str(input_frames(load(cfg), args.frames))]
         argv += ["--verify"] if args.verify else []
         rc = run.run_cli(run.main, argv)
         worst = max(worst, rc)
