@@ -108,3 +108,20 @@ def test_growing_set_records_each_epoch_shards(tmp_path):
     assert len(grow(1)) == 9
     again = cli_train.GrowingSet(base, [tmp_path / "ds"], tmp_path / "epochs.json")
     assert len(again(0)) == 7 and len(again(1)) == 9
+
+
+def test_val_dataset_samples_and_errors(tmp_path):
+    from pmp_vvc.errors import InputError
+    from pmp_vvc.labels import save_shard
+
+    shards = tmp_path / "val" / "shards"
+    shards.mkdir(parents=True)
+    with pytest.raises(InputError, match="no finished"):
+        cli_train.dataset_samples(tmp_path / "val")
+    for name, n in (("g000000-qp22", 3), ("g000000-qp37", 2)):
+        save_shard(shards / f"{name}.npz", synthetic(n, seed=n))
+        (shards / f"{name}.json").write_text("{}")
+    save_shard(shards / "g000001-qp22.npz", synthetic(4))  # unfinished: no provenance json
+    got = cli_train.dataset_samples(tmp_path / "val")
+    assert len(got) == 5
+    assert np.array_equal(got.qt[:3], synthetic(3, seed=3).qt)

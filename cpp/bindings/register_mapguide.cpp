@@ -91,14 +91,18 @@ void registerMapGuide(py::module_& m)
     m, "MapGuide",
     "Partition-map guide (C++). source(luma, bit_depth, qp, poc) -> (qt (B,4,8,8), mtt (B,3,3,16,16), "
     "direction (B,3,3,16,16)) class probabilities, blocks in raster order; None: maps come from set_maps.")
-    .def(py::init([](py::object source, int level, double threshold, bool edgeBlocks, double qtThreshold) {
+    .def(py::init([](py::object source, int level, double threshold, bool edgeBlocks, double qtThreshold,
+                     int chromaLuma) {
            auto g = std::make_shared<MapGuide>(wrapSource(std::move(source)), level, threshold, edgeBlocks);
            g->setQtThreshold(qtThreshold);
+           g->setChromaLuma(chromaLuma);
            return g;
          }),
          py::arg("source") = py::none(), py::arg("level") = 2, py::arg("threshold") = 0.0,
-         py::arg("edge_blocks") = false, py::arg("qt_threshold") = -1.0,
-         "qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold).")
+         py::arg("edge_blocks") = false, py::arg("qt_threshold") = -1.0, py::arg("chroma_luma") = 0,
+         "qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold). "
+         "chroma_luma k > 0: a chroma-tree node's splits are tested only where a luma CU is smaller than 1/k "
+         "of it (0: off).")
     .def("set_maps", &setMapsFromArrays, py::arg("width"), py::arg("height"), py::arg("qt"), py::arg("mtt"),
          py::arg("direction"), "Set the maps of a width x height picture (probabilities, copied).")
     .def("clear_maps", &MapGuide::clearMaps)
@@ -124,5 +128,6 @@ void registerMapGuide(py::module_& m)
     .def_property_readonly("threshold", &MapGuide::threshold)
     .def_property_readonly("qt_threshold", &MapGuide::qtThreshold)
     .def_property_readonly("edge_blocks", &MapGuide::edgeBlocks)
+    .def_property_readonly("chroma_luma", &MapGuide::chromaLuma)
     .def_property_readonly("has_maps", &MapGuide::hasMaps);
 }

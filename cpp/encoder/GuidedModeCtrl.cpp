@@ -5,6 +5,8 @@
 #include "CommonLib/CodingStructure.h"
 #include "CommonLib/UnitPartitioner.h"
 
+#include <algorithm>
+
 namespace pmp
 {
 namespace
@@ -46,6 +48,28 @@ bool insidePicture(const CompArea& y, const CodingStructure& cs)
 {
   return y.x + y.width <= cs.picture->lwidth() && y.y + y.height <= cs.picture->lheight();
 }
+
+// The area of the smallest luma CU overlapping a luma area, in the picture's structure, where compressCtu has
+// committed the CTU's luma tree before its chroma tree is searched (0 if some part has no luma CU yet).
+int smallestLumaCu(const CodingStructure& picture, const CompArea& area)
+{
+  int smallest = 0;
+  for (int y = area.y; y < area.y + int(area.height); y += 4)
+  {
+    for (int x = area.x; x < area.x + int(area.width);)
+    {
+      const CodingUnit* cu = picture.getCU(Position(x, y), ChannelType::LUMA);
+      if (cu == nullptr)
+      {
+        return 0;
+      }
+      const int cuArea = int(cu->lwidth() * cu->lheight());
+      smallest         = smallest == 0 ? cuArea : std::min(smallest, cuArea);
+      x                = cu->lx() + int(cu->lwidth());
+    }
+  }
+  return smallest;
+}
 }   // namespace
 
 void GuidedModeCtrl::initCULevel(Partitioner& partitioner, const CodingStructure& cs)
@@ -71,6 +95,10 @@ void GuidedModeCtrl::initCULevel(Partitioner& partitioner, const CodingStructure
       q.qtDepth = partitioner.currQtDepth;
       q.mtDepth = partitioner.currMtDepth;
       q.btDepth = partitioner.currBtDepth;
+      if (chroma)
+      {
+        q.lumaMinArea = smallestLumaCu(*cs.picture->cs, lumaArea);
+      }
       guarded("guide", [&] { g.decision = m_session.guide()->decide(q); });
       g.guided   = (g.decision.veto | g.decision.force) != 0;
     }

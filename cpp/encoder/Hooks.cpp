@@ -33,7 +33,8 @@ void addEncoderOptions(ProgramOptionsLite::Options& opts)
   ("PMPThreshold",     o.threshold,     0.0,             "pmp-vvc: confidence below which a node keeps more candidates (0: hard maps)")
   ("PMPQtThreshold",   o.qtThreshold,   -1.0,            "pmp-vvc: the same at nodes where QT is legal (negative: PMPThreshold)")
   ("PMPThreads",       o.threads,       1,               "pmp-vvc: onnxruntime intra-op threads")
-  ("PMPEdgeBlocks",    o.edgeBlocks,    true,            "pmp-vvc: the model also rules inside 64x64 blocks that cross the picture edge");
+  ("PMPEdgeBlocks",    o.edgeBlocks,    true,            "pmp-vvc: the model also rules inside 64x64 blocks that cross the picture edge")
+  ("PMPChromaLuma",    o.chromaLuma,    0,               "pmp-vvc: chroma tree: test splits of a node only where a luma CU is smaller than 1/k of it (0: off)");
   // clang-format on
 }
 

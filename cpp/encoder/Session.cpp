@@ -17,7 +17,8 @@ std::map<std::string, std::string> EncoderOptions::asStrings() const
            { "PMPThreshold", thr.str() },
            { "PMPQtThreshold", qtThr.str() },
            { "PMPThreads", std::to_string(threads) },
-           { "PMPEdgeBlocks", edgeBlocks ? "1" : "0" } };
+           { "PMPEdgeBlocks", edgeBlocks ? "1" : "0" },
+           { "PMPChromaLuma", std::to_string(chromaLuma) } };
 }
 
 Session& Session::current()

@@ -26,6 +26,7 @@ struct EncoderOptions
   double      qtThreshold = -1.0; // --PMPQtThreshold (negative: --PMPThreshold)
   int         threads   = 1;   // --PMPThreads
   bool        edgeBlocks = true; // --PMPEdgeBlocks
+  int         chromaLuma = 0;  // --PMPChromaLuma
 
   // Name/value strings handed to the guide factory.
   std::map<std::string, std::string> asStrings() const;

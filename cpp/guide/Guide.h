@@ -43,6 +43,9 @@ struct CuQuery
 {
   int  x = 0, y = 0, width = 0, height = 0;
   bool chroma  = false;   // chroma tree of a dual-tree picture
+  // Chroma-tree nodes: the area of the smallest CU of the CTU's luma tree (coded before the chroma tree) that
+  // overlaps the node; 0 when unknown.
+  int  lumaMinArea = 0;
   int  qtDepth = 0;
   int  mtDepth = 0;
   int  btDepth = 0;

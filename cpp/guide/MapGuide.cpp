@@ -78,6 +78,15 @@ void MapGuide::setQtThreshold(double qtThreshold)
   m_qtThreshold = qtThreshold;
 }
 
+void MapGuide::setChromaLuma(int ratio)
+{
+  if (ratio < 0)
+  {
+    throw GuideError("map guide: the chroma/luma ratio must be 0 (off) or positive, got " + std::to_string(ratio));
+  }
+  m_chromaLuma = ratio;
+}
+
 void MapGuide::beginPicture(const PictureInfo& picture)
 {
   if (!m_source)
@@ -346,6 +355,12 @@ bool MapGuide::candidates(const CuQuery& cu, Candidates& out) const
 
 Decision MapGuide::decide(const CuQuery& cu)
 {
+  if (cu.chroma)
+  {
+    const bool lumaAsCoarse = m_chromaLuma > 0 && cu.lumaMinArea > 0
+                              && int64_t(m_chromaLuma) * cu.lumaMinArea >= int64_t(cu.width) * cu.height;
+    return lumaAsCoarse ? Decision{ uint8_t(kAllModes & ~kNoSplit), 0 } : Decision{};
+  }
   Candidates c;
   if (!candidates(cu, c))
   {

@@ -51,6 +51,11 @@ public:
   // decision costs most: no QT can follow an MTT split. Negative: the same as threshold.
   void setQtThreshold(double qtThreshold);
 
+  // Chroma tree (dual tree), ratio k > 0: the splits of a node are tested only where the coded luma tree has a
+  // CU smaller than 1/k of the node (k = 1: the chroma partition is not made finer than the luma one). 0: the
+  // chroma tree keeps VTM's search.
+  void setChromaLuma(int ratio);
+
   void     beginPicture(const PictureInfo& picture) override;
   Decision decide(const CuQuery& cu) override;
 
@@ -66,6 +71,7 @@ public:
   double threshold() const { return m_threshold; }
   double qtThreshold() const { return m_qtThreshold; }
   bool   edgeBlocks() const { return m_edgeBlocks; }
+  int    chromaLuma() const { return m_chromaLuma; }
   int    width() const { return m_width; }
   int    height() const { return m_height; }
 
@@ -105,6 +111,7 @@ private:
   double            m_threshold;
   double            m_qtThreshold;
   bool              m_edgeBlocks;
+  int               m_chromaLuma = 0;
   MapLimits         m_limits;
   int               m_width = 0, m_height = 0, m_blocksX = 0, m_blocksY = 0;
   std::vector<float>  m_qt, m_inc, m_dir;               // probabilities

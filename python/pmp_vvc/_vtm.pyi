@@ -159,6 +159,12 @@ class CuQuery:
     def height(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
+    def luma_min_area(self) -> int:
+        ...
+    @luma_min_area.setter
+    def luma_min_area(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
     def mt_depth(self) -> int:
         ...
     @mt_depth.setter
@@ -210,9 +216,9 @@ class MapGuide(Guide):
     """
     Partition-map guide (C++). source(luma, bit_depth, qp, poc) -> (qt (B,4,8,8), mtt (B,3,3,16,16), direction (B,3,3,16,16)) class probabilities, blocks in raster order; None: maps come from set_maps.
     """
-    def __init__(self, source: typing.Any = None, level: typing.SupportsInt | typing.SupportsIndex = 2, threshold: typing.SupportsFloat | typing.SupportsIndex = 0.0, edge_blocks: bool = False, qt_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0) -> None:
+    def __init__(self, source: typing.Any = None, level: typing.SupportsInt | typing.SupportsIndex = 2, threshold: typing.SupportsFloat | typing.SupportsIndex = 0.0, edge_blocks: bool = False, qt_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0, chroma_luma: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
         """
-        qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold).
+        qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold). chroma_luma k > 0: a chroma-tree node's splits are tested only where a luma CU is smaller than 1/k of it (0: off).
         """
     def candidates(self, cu: CuQuery) -> typing.Any:
         """
@@ -228,6 +234,9 @@ class MapGuide(Guide):
         """
         Set the maps of a width x height picture (probabilities, copied).
         """
+    @property
+    def chroma_luma(self) -> int:
+        ...
     @property
     def edge_blocks(self) -> bool:
         ...
@@ -251,5 +260,5 @@ def run_encoder(args: collections.abc.Sequence[str], guide: typing.Any = None, g
     """
     Run VTM's EncoderApp with args (argv[0] first); returns its exit code. The log goes to stdout.
     """
-BUILD_ID: str = 'vtm23.13-5b05c11a5b224f93'
+BUILD_ID: str = 'vtm23.13-740e6acc07db6c4d'
 VTM_VERSION: str = '23.13'

@@ -91,7 +91,8 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
     ``--PMPGuide=oracle:DUMP`` replays the luma partition of an anchor's ``--PMPDumpPartition`` file (a
     path with ``{qp}`` picks the dump of the slice QP) and
     ``--PMPGuide=replay:NPZ`` stored maps (:class:`pmp_vvc.predictor.StoredMaps`). These three drive the
-    C++ map guide with ``--PMPLevel`` and ``--PMPThreshold``. Other names are the built-in rule guides.
+    C++ map guide with ``--PMPLevel``, ``--PMPThreshold``, ``--PMPQtThreshold`` and
+    ``--PMPChromaLuma``. Other names are the built-in rule guides.
 
     Raises:
         ConfigError: bad option values or an unknown guide.
@@ -108,6 +109,7 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
         level = int(_number(options, "PMPLevel", "2", int))
         threshold = float(_number(options, "PMPThreshold", "0", float))
         qt_threshold = float(_number(options, "PMPQtThreshold", "-1", float))
+        chroma_luma = int(_number(options, "PMPChromaLuma", "0", int))
         if model:
             if spec and spec != "model":
                 raise ConfigError(f"--PMPModel cannot be combined with --PMPGuide={spec!r}")
@@ -122,7 +124,7 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
             source = predictor.oracle_source(arg) if name == "oracle" else predictor.StoredMaps.load(arg)
             edges = name == "oracle"
         guide = predictor.map_guide(source, level=level, threshold=threshold, edge_blocks=edges,
-                                    qt_threshold=qt_threshold)
+                                    qt_threshold=qt_threshold, chroma_luma=chroma_luma)
         return guide  # type: ignore[no-any-return]
     if not spec:
         return None

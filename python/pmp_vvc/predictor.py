@@ -239,16 +239,17 @@ def oracle_source(spec: str) -> StoredMaps | OracleByQp:
 
 
 def map_guide(source: Any, level: int = 2, threshold: float = 0.0, edge_blocks: bool = False,
-              qt_threshold: float = -1.0) -> Any:
+              qt_threshold: float = -1.0, chroma_luma: int = 0) -> Any:
     """Build a :class:`MapGuide` (C++) fed by ``source`` at ``level`` 0..3 and confidence ``threshold``.
 
     ``edge_blocks``: also rule inside 64x64 blocks that cross the picture edge (oracle maps are exact
     there; for the model, see :class:`ModelPredictor`). ``qt_threshold``: the threshold at the nodes where
     a QT split is legal (square nodes before any MTT split: a wrong QT decision cannot be undone below);
-    negative means ``threshold``.
+    negative means ``threshold``. ``chroma_luma`` k > 0: in the chroma tree, the splits of a node are tested
+    only where the coded luma tree has a CU smaller than 1/k of the node (0: the chroma tree is left to VTM).
 
     Raises:
-        ConfigError: level outside 0..3, or a threshold outside [0, 1].
+        ConfigError: level outside 0..3, a threshold outside [0, 1], or a negative chroma ratio.
     """
     if level not in (0, 1, 2, 3):
         raise ConfigError(f"--PMPLevel must be 0, 1, 2 or 3, got {level}")
@@ -256,5 +257,7 @@ def map_guide(source: Any, level: int = 2, threshold: float = 0.0, edge_blocks: 
         raise ConfigError(f"--PMPThreshold must be in [0, 1], got {threshold}")
     if qt_threshold > 1.0:
         raise ConfigError(f"--PMPQtThreshold must be <= 1 (negative: --PMPThreshold), got {qt_threshold}")
+    if chroma_luma < 0:
+        raise ConfigError(f"--PMPChromaLuma must be 0 (off) or positive, got {chroma_luma}")
     return extension().MapGuide(source, level=level, threshold=threshold, edge_blocks=edge_blocks,
-                                qt_threshold=qt_threshold)
+                                qt_threshold=qt_threshold, chroma_luma=chroma_luma)

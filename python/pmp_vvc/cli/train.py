@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "constant baseline on the validation batches")
     p.add_argument("--eval-rho", type=float, help="with --evaluate: run the model at this keep ratio")
     p.add_argument("--report", type=Path, help="with --evaluate: also write the figures as JSON here")
+    p.add_argument("--val-dataset", type=Path,
+                   help="with --evaluate: validate on the shards of this pmp-dataset folder (e.g. labels of "
+                        "../shared/data/dev/bsds500_val) instead of the held-out starter batches")
     return p
 
 
@@ -86,6 +89,18 @@ class GrowingSet:
 
 _COLS = ("qt", "qt16", "mtt1", "mtt2", "mtt3", "direction1", "direction2", "direction3", "split",
          "split_type", "split_recall", "nosplit_recall")
+
+
+def dataset_samples(folder: Path) -> Samples:
+    """Every finished shard of a pmp-dataset folder as one sample set."""
+    from pmp_vvc.dataset import shard_paths
+    from pmp_vvc.errors import InputError
+    from pmp_vvc.labels import concat, load_shard
+
+    paths = shard_paths(folder)
+    if not paths:
+        raise InputError(f"{folder}: no finished pmp-dataset shard")
+    return concat([load_shard(p) for p in paths])
 
 
 def evaluate_checkpoint(path: Path, train_set: Samples, val_set: Samples, rho: float | None
@@ -126,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.evaluate is not None:
         samples = starter_samples(args.labels)
         train_part, val_part = split_by_batch(samples, tuple(b for b in args.val_batches.split(",") if b))
+        if args.val_dataset is not None:
+            val_part = dataset_samples(args.val_dataset)
         tables = evaluate_checkpoint(args.evaluate, train_part, val_part, args.eval_rho)
         _print_table(tables)
         if args.report:
