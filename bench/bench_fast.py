@@ -41,6 +41,11 @@ DEFAULT_MODEL = ROOT / "models" / "pmp-vit-rho0.5.onnx"
 THRESHOLDS = {2: (0.5, 0.6, 0.7, 0.8, 0.9), 3: (0.6, 0.7, 0.8, 0.9)}
 MTT2 = "--MaxMTTHierarchyDepthISliceL=2"
 MTT2_THRESHOLDS = {1: (0.7, 0.8, 0.9), 2: (0.6, 0.7, 0.8, 0.9)}
+# The chroma tree, searched in full by the points above: VTM's shallower chroma MTT, or the guide's rule that
+# tests a chroma node's splits only where a luma CU is smaller than 1/k of it.
+CHROMA = {"cmtt2": "--MaxMTTHierarchyDepthISliceC=2", "cmtt1": "--MaxMTTHierarchyDepthISliceC=1",
+          "cl2": "--PMPChromaLuma=2", "cl4": "--PMPChromaLuma=4"}
+CHROMA_THRESHOLDS = (0.8, 0.9)
 # (threshold, QT threshold) pairs at L2
 QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95))
 
@@ -76,6 +81,8 @@ def all_points(model: Path) -> list[Point]:
     pts.append(Point("model-L0+mtt2", f"{base} --PMPLevel=0 {MTT2}", "model+mtt2"))
     pts += [Point(f"model-L{k}-t{t}+mtt2", f"{base} --PMPLevel={k} --PMPThreshold={t} {MTT2}", "model+mtt2")
             for k, ts in MTT2_THRESHOLDS.items() for t in ts]
+    pts += [Point(f"model-L2-t{t}+mtt2+{name}", f"{base} --PMPLevel=2 --PMPThreshold={t} {MTT2} {opts}",
+                  "model+mtt2+chroma") for name, opts in CHROMA.items() for t in CHROMA_THRESHOLDS]
     return pts
 
 
@@ -243,7 +250,8 @@ def write_report(rows: list[dict[str, float | str]], points: Sequence[Point], ar
     fig, ax = plt.subplots(figsize=(6, 4))
     kinds = {p.name: p.kind for p in points}
     for kind, marker in (("oracle", "s-"), ("model", "o-"), ("model-noedge", "o"), ("model-qt", "v-"),
-                         ("model+mtt2", "d-"), ("model-qt+mtt2", "x-"), ("vtm", "^")):
+                         ("model+mtt2", "d-"), ("model-qt+mtt2", "x-"), ("model+mtt2+chroma", "P"),
+                         ("vtm", "^")):
         sel = sorted((r for r in rows if kinds.get(str(r["point"])) == kind),
                      key=lambda r: float(r["ts_mean"]))
         if sel:
@@ -251,7 +259,7 @@ def write_report(rows: list[dict[str, float | str]], points: Sequence[Point], ar
                     label=kind)
             for r in sel:
                 xy = (100 * float(r["ts_mean"]), 100 * float(r["bdbr_y"]))
-                label = str(r["point"]).split("-", 1)[1].removesuffix("+mtt2")
+                label = str(r["point"]).split("-", 1)[1].replace("+mtt2", "")
                 ax.annotate(label, xy, fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel("time saving TS (%)")
     ax.set_ylabel("BD-rate Y (%)")
@@ -293,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, args.out / "dumps")
         for point in chosen:
             rc = max(rc, run_point(point, seq_cfgs, args))
+    args.out.mkdir(parents=True, exist_ok=True)
     records = _records(args.out / "runs" / "encodes")
     rows = [r for p in points if (r := point_row(p, seq_cfgs, args, records)) is not None]
     write_report(rows, points, args, seq_cfgs)
