@@ -125,3 +125,15 @@ def test_val_dataset_samples_and_errors(tmp_path):
     got = cli_train.dataset_samples(tmp_path / "val")
     assert len(got) == 5
     assert np.array_equal(got.qt[:3], synthetic(3, seed=3).qt)
+
+
+def test_evaluate_several_checkpoints(tmp_path):
+    data = synthetic()
+    for run, epochs in (("short", 1), ("long", 12)):
+        cfg = TrainConfig(rho=0.5, epochs=epochs, batch_size=8, lr=3e-3, warmup_steps=2)
+        train(cfg, data, data, tmp_path / run, model_cfg=SMALL)
+    paths = [tmp_path / "short" / "last.pt", tmp_path / "long" / "last.pt"]
+    tables = cli_train.evaluate_checkpoints(paths, data, data, None)
+    assert list(tables) == ["short", "long", "constant_per_qp"]
+    assert tables["long"]["all"]["qt"] > tables["short"]["all"]["qt"]
+    assert list(cli_train.evaluate_checkpoints(paths[:1], data, data, None)) == ["model", "constant_per_qp"]

@@ -48,9 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-minutes", type=float, default=3.0)
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (tests)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    p.add_argument("--evaluate", type=Path, metavar="CHECKPOINT",
-                   help="do not train: print accuracies (all and per QP) of a checkpoint and of the per-QP "
-                        "constant baseline on the validation batches")
+    p.add_argument("--evaluate", type=Path, nargs="+", metavar="CHECKPOINT",
+                   help="do not train: print accuracies (all and per QP) of checkpoints and of the per-QP "
+                        "constant baseline on the validation batches; rows are named by each checkpoint's "
+                        "run folder")
     p.add_argument("--eval-rho", type=float, help="with --evaluate: run the model at this keep ratio")
     p.add_argument("--report", type=Path, help="with --evaluate: also write the figures as JSON here")
     p.add_argument("--val-dataset", type=Path,
@@ -103,18 +104,23 @@ def dataset_samples(folder: Path) -> Samples:
     return concat([load_shard(p) for p in paths])
 
 
-def evaluate_checkpoint(path: Path, train_set: Samples, val_set: Samples, rho: float | None
-                        ) -> dict[str, dict[str, dict[str, float]]]:
-    """Accuracy tables of a checkpoint and of the per-QP constant baseline on ``val_set``."""
+def evaluate_checkpoints(paths: Sequence[Path], train_set: Samples, val_set: Samples, rho: float | None
+                         ) -> dict[str, dict[str, dict[str, float]]]:
+    """Accuracy tables of checkpoints (named by their run folder) and of the per-QP constant baseline."""
     from pmp_vvc.evaluate import accuracy_table, constant_baseline
     from pmp_vvc.train import load_model, predict
 
     true = {"qt": val_set.qt, "mtt": val_set.mtt, "direction": val_set.direction}
-    model = load_model(path, rho=rho)
+    tables = {}
+    for path in paths:
+        name = path.parent.name if len(paths) > 1 else "model"
+        if name in tables:
+            name = str(path)
+        tables[name] = accuracy_table(predict(load_model(path, rho=rho), val_set), true, val_set.qp)
     base = constant_baseline(train_set.qp, {"qt": train_set.qt, "mtt": train_set.mtt,
                                             "direction": train_set.direction}, val_set.qp)
-    return {"model": accuracy_table(predict(model, val_set), true, val_set.qp),
-            "constant_per_qp": accuracy_table(base, true, val_set.qp)}
+    tables["constant_per_qp"] = accuracy_table(base, true, val_set.qp)
+    return tables
 
 
 def _print_table(tables: dict[str, dict[str, dict[str, float]]]) -> None:
@@ -143,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         train_part, val_part = split_by_batch(samples, tuple(b for b in args.val_batches.split(",") if b))
         if args.val_dataset is not None:
             val_part = dataset_samples(args.val_dataset)
-        tables = evaluate_checkpoint(args.evaluate, train_part, val_part, args.eval_rho)
+        tables = evaluate_checkpoints(args.evaluate, train_part, val_part, args.eval_rho)
         _print_table(tables)
         if args.report:
             args.report.write_text(json.dumps(tables, indent=1))
