@@ -5,9 +5,9 @@ into one output folder, so anchors are encoded once and shared by all points, an
 skipped on a rerun (resumable; run it in pieces with ``--points``). Oracle points need the anchor's
 partition dump per sequence and QP: the script makes them first (``OUT/dumps``, one extra anchor-like
 encode each, skipped when present). It then writes ``OUT/bench.md``, ``OUT/bench.csv`` and
-``OUT/ts_bdbr.png`` (time saving vs BD-rate Y), one row per point: BDBR Y / YUV, TS mean, EncT, RD-check
-reduction (luma, all) and the inference share (guide CPU time over the test's and the anchor's encoding
-time), averaged over the sequences.
+``OUT/ts_bdbr.png`` (time saving vs BD-rate Y), one row per point: BDBR Y / U / V / YUV, TS mean, EncT,
+RD-check reduction (luma, all) and the inference share (guide CPU time over the test's and the anchor's
+encoding time), averaged over the sequences.
 
 Examples::
 
@@ -44,7 +44,9 @@ MTT2_THRESHOLDS = {1: (0.7, 0.8, 0.9), 2: (0.6, 0.7, 0.8, 0.9)}
 # The chroma tree, searched in full by the points above: VTM's shallower chroma MTT, or the guide's rule that
 # tests a chroma node's splits only where a luma CU is smaller than 1/k of it.
 CHROMA = {"cmtt2": "--MaxMTTHierarchyDepthISliceC=2", "cmtt1": "--MaxMTTHierarchyDepthISliceC=1",
-          "cl2": "--PMPChromaLuma=2", "cl4": "--PMPChromaLuma=4"}
+          "cl2": "--PMPChromaLuma=2", "cl4": "--PMPChromaLuma=4",
+          "cmtt2-cl2": "--MaxMTTHierarchyDepthISliceC=2 --PMPChromaLuma=2",
+          "cmtt2-cl4": "--MaxMTTHierarchyDepthISliceC=2 --PMPChromaLuma=4"}
 CHROMA_THRESHOLDS = (0.8, 0.9)
 # (threshold, QT threshold) pairs at L2
 QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95))
@@ -211,7 +213,8 @@ def point_row(point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace,
     enc_t = [s["time"]["enc_t"] for s in seqs if s.get("time") and s["time"].get("enc_t")]
     return {
         "point": point.name, "sequences": len(seqs),
-        "bdbr_y": avg("bd", "bd_rate_y") / 100, "bdbr_yuv": avg("bd", "bd_rate_yuv") / 100,
+        "bdbr_y": avg("bd", "bd_rate_y") / 100, "bdbr_u": avg("bd", "bd_rate_u") / 100,
+        "bdbr_v": avg("bd", "bd_rate_v") / 100, "bdbr_yuv": avg("bd", "bd_rate_yuv") / 100,
         "ts_mean": avg("time", "mean_ts") / 100,
         "enc_t": math.exp(sum(map(math.log, enc_t)) / len(enc_t)) if enc_t else math.nan,
         "rdc_luma": avg("time", "rdc_reduction_luma") / 100,
@@ -228,9 +231,10 @@ def _pct(v: float | str) -> str:
 def write_report(rows: list[dict[str, float | str]], points: Sequence[Point], args: argparse.Namespace,
                  seq_cfgs: Sequence[Path]) -> None:
     """bench.md, bench.csv and ts_bdbr.png in ``args.out``."""
-    cols = ("bdbr_y", "bdbr_yuv", "ts_mean", "enc_t", "rdc_luma", "rdc_all", "infer_test", "infer_anchor")
-    head = ("point", "seqs", "BDBR-Y", "BDBR-YUV", "TS mean", "EncT", "RD checks -luma", "RD checks -all",
-            "inference / test time", "inference / anchor time")
+    cols = ("bdbr_y", "bdbr_u", "bdbr_v", "bdbr_yuv", "ts_mean", "enc_t", "rdc_luma", "rdc_all", "infer_test",
+            "infer_anchor")
+    head = ("point", "seqs", "BDBR-Y", "BDBR-U", "BDBR-V", "BDBR-YUV", "TS mean", "EncT", "RD checks -luma",
+            "RD checks -all", "inference / test time", "inference / anchor time")
     lines = [f"Sequences: {', '.join(c.stem for c in seq_cfgs)}; QP {args.qp}; frames {args.frames}; "
              "CPU time of the encoder process, onnxruntime single-threaded.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
