@@ -251,24 +251,26 @@ def write_report(rows: list[dict[str, float | str]], points: Sequence[Point], ar
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    # BD-rate Y (the target's measure) beside BD-rate YUV (what the chroma points cost).
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     kinds = {p.name: p.kind for p in points}
-    for kind, marker in (("oracle", "s-"), ("model", "o-"), ("model-noedge", "o"), ("model-qt", "v-"),
-                         ("model+mtt2", "d-"), ("model-qt+mtt2", "x-"), ("model+mtt2+chroma", "P"),
-                         ("vtm", "^")):
-        sel = sorted((r for r in rows if kinds.get(str(r["point"])) == kind),
-                     key=lambda r: float(r["ts_mean"]))
-        if sel:
-            ax.plot([100 * float(r["ts_mean"]) for r in sel], [100 * float(r["bdbr_y"]) for r in sel], marker,
-                    label=kind)
-            for r in sel:
-                xy = (100 * float(r["ts_mean"]), 100 * float(r["bdbr_y"]))
-                label = str(r["point"]).split("-", 1)[1].replace("+mtt2", "")
-                ax.annotate(label, xy, fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("time saving TS (%)")
-    ax.set_ylabel("BD-rate Y (%)")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    for ax, key, name in ((axes[0], "bdbr_y", "BD-rate Y (%)"), (axes[1], "bdbr_yuv", "BD-rate YUV (%)")):
+        for kind, marker in (("oracle", "s-"), ("model", "o-"), ("model-noedge", "o"), ("model-qt", "v-"),
+                             ("model+mtt2", "d-"), ("model-qt+mtt2", "x-"), ("model+mtt2+chroma", "P"),
+                             ("vtm", "^")):
+            sel = sorted((r for r in rows if kinds.get(str(r["point"])) == kind),
+                         key=lambda r: float(r["ts_mean"]))
+            if sel:
+                ax.plot([100 * float(r["ts_mean"]) for r in sel], [100 * float(r[key]) for r in sel], marker,
+                        label=kind)
+                for r in sel:
+                    xy = (100 * float(r["ts_mean"]), 100 * float(r[key]))
+                    label = str(r["point"]).split("-", 1)[1].replace("+mtt2", "")
+                    ax.annotate(label, xy, fontsize=6, xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel("time saving TS (%)")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(args.out / "ts_bdbr.png", dpi=120)
     plt.close(fig)
