@@ -95,11 +95,12 @@ void GuidedModeCtrl::initCULevel(Partitioner& partitioner, const CodingStructure
       q.qtDepth = partitioner.currQtDepth;
       q.mtDepth = partitioner.currMtDepth;
       q.btDepth = partitioner.currBtDepth;
-      if (chroma)
+      Guide* guide = m_session.guide();
+      if (chroma && guide->usesLumaMinArea())
       {
         q.lumaMinArea = smallestLumaCu(*cs.picture->cs, lumaArea);
       }
-      guarded("guide", [&] { g.decision = m_session.guide()->decide(q); });
+      guarded("guide", [&] { g.decision = guide->decide(q); });
       g.guided   = (g.decision.veto | g.decision.force) != 0;
     }
   }

@@ -44,7 +44,7 @@ struct CuQuery
   int  x = 0, y = 0, width = 0, height = 0;
   bool chroma  = false;   // chroma tree of a dual-tree picture
   // Chroma-tree nodes: the area of the smallest CU of the CTU's luma tree (coded before the chroma tree) that
-  // overlaps the node; 0 when unknown.
+  // overlaps the node; 0 when unknown or not asked for (Guide::usesLumaMinArea).
   int  lumaMinArea = 0;
   int  qtDepth = 0;
   int  mtDepth = 0;
@@ -66,6 +66,9 @@ public:
   virtual void     beginPicture(const PictureInfo& picture) = 0;
   virtual Decision decide(const CuQuery& cu)                 = 0;
   virtual void     endCtu(int /*x*/, int /*y*/) {}
+  // Whether decide() reads CuQuery::lumaMinArea: the encoder fills it only then (a walk over the luma CUs
+  // under every chroma node).
+  virtual bool     usesLumaMinArea() const { return false; }
 };
 
 // An error raised by a guide; the encoder reports it and stops with a non-zero exit code.

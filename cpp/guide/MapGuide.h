@@ -58,6 +58,7 @@ public:
 
   void     beginPicture(const PictureInfo& picture) override;
   Decision decide(const CuQuery& cu) override;
+  bool     usesLumaMinArea() const override { return m_chromaLuma > 0; }
 
   // Maps of a width x height picture, blocks in raster order over ceil(width/64) x ceil(height/64), layouts
   // (block, class, row, col) for qt and (block, class, layer, row, col) for mtt/dir (the model's outputs after
