@@ -137,3 +137,18 @@ def test_evaluate_several_checkpoints(tmp_path):
     assert list(tables) == ["short", "long", "constant_per_qp"]
     assert tables["long"]["all"]["qt"] > tables["short"]["all"]["qt"]
     assert list(cli_train.evaluate_checkpoints(paths[:1], data, data, None)) == ["model", "constant_per_qp"]
+
+
+def test_validation_set_is_the_held_out_batches_or_a_dataset(tmp_path):
+    from pmp_vvc.labels import save_shard
+
+    samples = synthetic(8)  # sources alternate batch000 / batch001
+    train_set, val = cli_train.train_and_validation(samples, ["batch001"], None)
+    assert len(train_set) == len(val) == 4
+    assert all(s.startswith("batch001/") for s in val.source)
+    shards = tmp_path / "bsds" / "shards"
+    shards.mkdir(parents=True)
+    save_shard(shards / "g000000-qp22.npz", synthetic(3, seed=3))
+    (shards / "g000000-qp22.json").write_text("{}")
+    train_set, val = cli_train.train_and_validation(samples, ["batch001"], tmp_path / "bsds")
+    assert len(train_set) == 4 and len(val) == 3  # the held-out batches stay out of training

@@ -5,8 +5,9 @@ Example::
     pmp-train --rho 0.5 --epochs 40          # run dir: ~/.cache/pmp-vvc/runs/rho0.5-seed0
     pmp-train --rho 0.5 --epochs 40          # again: resumes from its last.pt
 
-Samples come from the starter labels (``--labels``) and/or sample shards (``--shard``); the starter
-batches named by ``--val-batches`` are held out for validation.
+Samples come from the starter labels (``--labels``), sample shards (``--shard``) and pmp-dataset folders
+(``--dataset``); the starter batches named by ``--val-batches`` are held out, and are the validation set
+unless ``--val-dataset`` names a pmp-dataset folder (e.g. BSDS500-val labels).
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-rho", type=float, help="with --evaluate: run the model at this keep ratio")
     p.add_argument("--report", type=Path, help="with --evaluate: also write the figures as JSON here")
     p.add_argument("--val-dataset", type=Path,
-                   help="with --evaluate: validate on the shards of this pmp-dataset folder (e.g. labels of "
-                        "../shared/data/dev/bsds500_val) instead of the held-out starter batches")
+                   help="validate (training and --evaluate) on the shards of this pmp-dataset folder, e.g. "
+                        "labels of ../shared/data/dev/bsds500_val, instead of the held-out starter batches "
+                        "(which stay out of training)")
     return p
 
 
@@ -104,6 +106,19 @@ def dataset_samples(folder: Path) -> Samples:
     return concat([load_shard(p) for p in paths])
 
 
+def train_and_validation(samples: Samples, val_batches: Sequence[str], val_dataset: Path | None
+                         ) -> tuple[Samples, Samples]:
+    """Split starter samples into training samples and the validation set.
+
+    The batches ``val_batches`` are held out of training; they are the validation set unless
+    ``val_dataset`` (a pmp-dataset folder) is given, whose samples are then.
+    """
+    from pmp_vvc.train import split_by_batch
+
+    train_set, held_out = split_by_batch(samples, tuple(val_batches))
+    return train_set, (dataset_samples(val_dataset) if val_dataset is not None else held_out)
+
+
 def evaluate_checkpoints(paths: Sequence[Path], train_set: Samples, val_set: Samples, rho: float | None
                          ) -> dict[str, dict[str, dict[str, float]]]:
     """Accuracy tables of checkpoints (named by their run folder) and of the per-QP constant baseline."""
@@ -139,16 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from pmp_vvc.errors import ConfigError
     from pmp_vvc.labels import cache_dir, concat, load_shard, starter_samples
-    from pmp_vvc.train import TrainConfig, split_by_batch, train
+    from pmp_vvc.train import TrainConfig, train
 
     if not 0.0 < args.rho <= 1.0:
         raise ConfigError(f"--rho must be in (0, 1], got {args.rho}")
     torch.set_num_threads(args.threads)
+    val_batches = [b for b in args.val_batches.split(",") if b]
     if args.evaluate is not None:
-        samples = starter_samples(args.labels)
-        train_part, val_part = split_by_batch(samples, tuple(b for b in args.val_batches.split(",") if b))
-        if args.val_dataset is not None:
-            val_part = dataset_samples(args.val_dataset)
+        train_part, val_part = train_and_validation(starter_samples(args.labels), val_batches,
+                                                    args.val_dataset)
         tables = evaluate_checkpoints(args.evaluate, train_part, val_part, args.eval_rho)
         _print_table(tables)
         if args.report:
@@ -162,9 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        val_batches = tuple(b for b in args.val_batches.split(",") if b)
-        samples = starter_samples(args.labels)
-        train_set, val_set = split_by_batch(samples, val_batches)
+        train_set, val_set = train_and_validation(starter_samples(args.labels), val_batches, args.val_dataset)
         if args.shard:
             train_set = concat([train_set, *(load_shard(s) for s in args.shard)])
         data: Samples | Callable[[int], Samples] = train_set
@@ -174,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           seed=args.seed, checkpoint_minutes=args.checkpoint_minutes,
                           max_steps=args.max_steps, ema=args.ema)
         info = {"labels": str(args.labels), "shards": args.shard, "datasets": [str(d) for d in args.dataset],
-                "val_batches": list(val_batches),
+                "val_batches": val_batches, "val_dataset": str(args.val_dataset or ""),
                 "train_samples": len(train_set), "val_samples": len(val_set)}
         logger.info("run %s: %d train / %d val samples, %s", run_dir, len(train_set), len(val_set), cfg)
         metrics = train(cfg, data, val_set, run_dir, info=info)
