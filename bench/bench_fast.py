@@ -44,9 +44,8 @@ MTT2_THRESHOLDS = {1: (0.7, 0.8, 0.9), 2: (0.6, 0.7, 0.8, 0.9)}
 # The chroma tree, searched in full by the points above: VTM's shallower chroma MTT, or the guide's rule that
 # tests a chroma node's splits only where a luma CU is smaller than 1/k of it.
 CHROMA = {"cmtt2": "--MaxMTTHierarchyDepthISliceC=2", "cmtt1": "--MaxMTTHierarchyDepthISliceC=1",
-          "cl2": "--PMPChromaLuma=2", "cl4": "--PMPChromaLuma=4",
-          "cmtt2-cl2": "--MaxMTTHierarchyDepthISliceC=2 --PMPChromaLuma=2",
-          "cmtt2-cl4": "--MaxMTTHierarchyDepthISliceC=2 --PMPChromaLuma=4"}
+          "cl2": "--PMPChromaLuma=2", "cl4": "--PMPChromaLuma=4"}
+CHROMA |= {f"cmtt2-{cl}": f"{CHROMA['cmtt2']} {CHROMA[cl]}" for cl in ("cl2", "cl4")}
 CHROMA_THRESHOLDS = (0.8, 0.9)
 # (threshold, QT threshold) pairs at L2
 QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95))
