@@ -196,13 +196,13 @@ def test_dump_round_trip_and_errors(tmp_path):
     pics[0].cus[:, 0] = 3
     path = tmp_path / "p.dump"
     write_dump(path, pics)
-    assert path.stat().st_size == 8 + 2 * 20 + 20 * (len(cus) + 2 * len(chroma))
+    assert path.stat().st_size == 8 + 2 * 24 + 28 * (len(cus) + 2 * len(chroma))
     back = read_dump(path)
     assert [(p.poc, p.width, p.height, p.qp) for p in back] == [(3, 128, 64, 32), (4, 128, 64, 37)]
     for a, b in zip(pics, back, strict=True):
         assert b.cus.dtype == np.int64 and np.array_equal(a.cus, b.cus)
     data = path.read_bytes()
-    for cut, msg in ((len(data) - 3, "truncated CU records"), (8 + 20 * (len(cus) + len(chroma)) + 20 + 6,
+    for cut, msg in ((len(data) - 3, "truncated CU records"), (8 + 28 * (len(cus) + len(chroma)) + 24 + 6,
                                                                  "truncated picture header")):
         (tmp_path / "t.dump").write_bytes(data[:cut])
         with pytest.raises(InputError, match=msg):
@@ -212,7 +212,7 @@ def test_dump_round_trip_and_errors(tmp_path):
         read_dump(tmp_path / "m.dump")
     with pytest.raises(InputError, match="cannot read"):
         read_dump(tmp_path / "missing.dump")
-    assert read_dump(_write(tmp_path / "e.dump", b"PMPDUMP\x01")) == []
+    assert read_dump(_write(tmp_path / "e.dump", b"PMPDUMP\x02")) == []
 
 
 def _write(path, data):

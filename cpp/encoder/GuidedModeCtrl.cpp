@@ -6,6 +6,7 @@
 #include "CommonLib/UnitPartitioner.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace pmp
 {
@@ -28,6 +29,20 @@ uint8_t modeBit(EncTestModeType type)
   case ETM_IBC_MERGE: return kNoSplit;
   default: return 0;
   }
+}
+
+// A mode's slot in NodeRecord::cost (the bit order of SplitMode), or -1.
+int nodeSlot(EncTestModeType type)
+{
+  const uint8_t bit = modeBit(type);
+  for (int slot = 0; slot < kNumNodeModes; slot++)
+  {
+    if (bit == (1u << slot))
+    {
+      return slot;
+    }
+  }
+  return -1;
 }
 
 int counterIndex(EncTestModeType type)
@@ -75,34 +90,40 @@ int smallestLumaCu(const CodingStructure& picture, const CompArea& area)
 void GuidedModeCtrl::initCULevel(Partitioner& partitioner, const CodingStructure& cs)
 {
   // The guidance is pushed first: VTM's initCULevel already asks tryMode about the first mode.
-  CuGuidance g;
-  if (m_session.guideActive())
+  CuGuidance      g;
+  const UnitArea& area     = partitioner.currArea();
+  const bool      chroma   = partitioner.isSepTree(cs) && isChroma(partitioner.chType);
+  const CompArea  lumaArea = chroma ? CompArea(COMPONENT_Y, area.chromaFormat, area.Cb().lumaPos(),
+                                               area.Cb().lumaSize())
+                                    : area.Y();
+  // Nodes above 64x64 and picture-boundary nodes keep VTM's implicit splits untouched.
+  const bool ruled = lumaArea.width <= 64 && lumaArea.height <= 64 && insidePicture(lumaArea, cs);
+  if (ruled && m_session.guideActive())
   {
-    const UnitArea& area = partitioner.currArea();
-    const bool      chroma = partitioner.isSepTree(cs) && isChroma(partitioner.chType);
-    const CompArea  lumaArea = chroma ? CompArea(COMPONENT_Y, area.chromaFormat, area.Cb().lumaPos(),
-                                                 area.Cb().lumaSize())
-                                      : area.Y();
-    // Nodes above 64x64 and picture-boundary nodes keep VTM's implicit splits untouched.
-    if (lumaArea.width <= 64 && lumaArea.height <= 64 && insidePicture(lumaArea, cs))
+    CuQuery q;
+    q.x       = lumaArea.x;
+    q.y       = lumaArea.y;
+    q.width   = lumaArea.width;
+    q.height  = lumaArea.height;
+    q.chroma  = chroma;
+    q.qtDepth = partitioner.currQtDepth;
+    q.mtDepth = partitioner.currMtDepth;
+    q.btDepth = partitioner.currBtDepth;
+    Guide* guide = m_session.guide();
+    if (chroma && guide->usesLumaMinArea())
     {
-      CuQuery q;
-      q.x       = lumaArea.x;
-      q.y       = lumaArea.y;
-      q.width   = lumaArea.width;
-      q.height  = lumaArea.height;
-      q.chroma  = chroma;
-      q.qtDepth = partitioner.currQtDepth;
-      q.mtDepth = partitioner.currMtDepth;
-      q.btDepth = partitioner.currBtDepth;
-      Guide* guide = m_session.guide();
-      if (chroma && guide->usesLumaMinArea())
-      {
-        q.lumaMinArea = smallestLumaCu(*cs.picture->cs, lumaArea);
-      }
-      guarded("guide", [&] { g.decision = guide->decide(q); });
-      g.guided   = (g.decision.veto | g.decision.force) != 0;
+      q.lumaMinArea = smallestLumaCu(*cs.picture->cs, lumaArea);
     }
+    guarded("guide", [&] { g.decision = guide->decide(q); });
+    g.guided = (g.decision.veto | g.decision.force) != 0;
+  }
+  if (ruled && m_session.dump() != nullptr)
+  {
+    g.recorded = true;
+    g.node.node = { uint16_t(lumaArea.x), uint16_t(lumaArea.y), uint16_t(lumaArea.width), uint16_t(lumaArea.height),
+                    uint8_t(chroma), uint8_t(partitioner.currQtDepth), uint8_t(partitioner.currBtDepth),
+                    uint8_t(partitioner.currMtDepth), uint64_t(partitioner.getSplitSeries()) };
+    g.node.cost.fill(std::numeric_limits<float>::infinity());
   }
   m_levels.push_back(std::move(g));
   EncModeCtrlMTnoRQT::initCULevel(partitioner, cs);
@@ -110,6 +131,10 @@ void GuidedModeCtrl::initCULevel(Partitioner& partitioner, const CodingStructure
 
 void GuidedModeCtrl::finishCULevel(Partitioner& partitioner)
 {
+  if (m_levels.back().recorded)
+  {
+    m_session.dump()->addNode(m_levels.back().node);
+  }
   m_levels.pop_back();
   EncModeCtrlMTnoRQT::finishCULevel(partitioner);
 }
@@ -190,12 +215,32 @@ bool GuidedModeCtrl::guidedTry(CuGuidance& g, const EncTestMode& mode, const Cod
   return partitioner.canSplit(getPartSplit(mode), cs);
 }
 
+bool GuidedModeCtrl::useModeResult(const EncTestMode& encTestmode, CodingStructure*& tempCS, Partitioner& partitioner)
+{
+  CuGuidance& g = m_levels.back();
+  if (g.recorded)
+  {
+    // The intra search reports once per transform pass (MTS, LFNST): the node's non-split cost is the best.
+    const int slot = nodeSlot(encTestmode.type);
+    if (slot >= 0 && tempCS->cost < double(g.node.cost[slot]))
+    {
+      g.node.cost[slot] = float(tempCS->cost);
+    }
+  }
+  return EncModeCtrlMTnoRQT::useModeResult(encTestmode, tempCS, partitioner);
+}
+
 void GuidedModeCtrl::count(const EncTestMode& mode, const Partitioner& partitioner)
 {
   const int idx = counterIndex(mode.type);
   if (idx >= 0)
   {
     m_session.counters().tested[isChroma(partitioner.chType) ? 1 : 0][idx]++;
+  }
+  CuGuidance& g = m_levels.back();
+  if (g.recorded)
+  {
+    g.node.tested |= modeBit(mode.type);
   }
 }
 }   // namespace pmp

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "EncModeCtrl.h"
+#include "encoder/PartitionDump.h"
 #include "encoder/Session.h"
 
 #include <memory>
@@ -25,6 +26,7 @@ public:
   void initCULevel(Partitioner& partitioner, const CodingStructure& cs) override;
   void finishCULevel(Partitioner& partitioner) override;
   bool tryMode(const EncTestMode& encTestmode, const CodingStructure& cs, Partitioner& partitioner) override;
+  bool useModeResult(const EncTestMode& encTestmode, CodingStructure*& tempCS, Partitioner& partitioner) override;
 
 private:
   // Guidance of one CU level, kept in step with VTM's own per-level context stack.
@@ -36,6 +38,8 @@ private:
     bool                     sentinelArmed = false;
     bool                     fallback     = false;   // the unmodified list is being re-run
     std::unique_ptr<ComprCUCtx> pristine;            // VTM's context as initCULevel left it, for the fallback
+    bool                     recorded     = false;   // a node of the partition dump: its mode costs are kept
+    NodeRecord               node;
   };
 
   bool guidedTry(CuGuidance& g, const EncTestMode& mode, const CodingStructure& cs, Partitioner& partitioner);

@@ -1,12 +1,25 @@
-// Writes the final partition of every coded picture (both trees) in the compact binary format read by
-// pmp_vvc.partition.read_dump:
-//   file:    8 bytes "PMPDUMP\x01", then one block per coded picture
-//   picture: int32 poc, width, height, qp, num_cus (little-endian), then num_cus CU records
-//   CU:      uint16 x, y, w, h; uint8 chroma, qtDepth, btDepth, mtDepth; uint64 splitSeries (20 bytes)
+// Writes the final partition of every coded picture (both trees), the final coding modes of its CUs, and the
+// RD cost of every mode the split search tested at each node, in the compact binary format read by
+// pmp_vvc.codec.partition.read_dump (version 2; version 1 files, CU records only, are still read there):
+//   file:    8 bytes "PMPDUMP\x02", then one block per coded picture
+//   picture: int32 poc, width, height, qp, num_cus, num_nodes (little-endian), then num_cus CU records, then
+//            num_nodes node records
+//   CU:      uint16 x, y, w, h; uint8 chroma, qtDepth, btDepth, mtDepth; uint64 splitSeries;
+//            uint8 intraDir (the tree's own: luma mode or MIP index, chroma mode), mip (bit 0 MIP, bit 1
+//            transposed), isp (0 none, 1 horizontal, 2 vertical), lfnstIdx, mtsIdx (first TU of the tree's
+//            first component: 0 DCT2, 1 transform skip, 2..5 MTS), multiRefIdx, bdpcm (0 none, 1 hor, 2 ver),
+//            reserved (28 bytes)
+//   node:    uint16 x, y, w, h; uint8 chroma, qtDepth, btDepth, mtDepth; uint64 splitSeries (the path to the
+//            node); uint8 tested (bits as pmp::SplitMode: the modes the search ran), 3 reserved;
+//            float32 cost[6] (non-split, QT, BT_H, BT_V, TT_H, TT_V; +inf where the mode was not run or gave up
+//            over its budget) (48 bytes)
+// Nodes are every visit of the split search to a node of at most 64x64 luma inside the picture, in the order
+// the search finished them; the same area can be visited through several split paths.
 // Positions and sizes are in luma samples for both trees; splitSeries holds 5 bits per tree level, root level
 // in the low bits (1 QT, 2 BT_H, 3 BT_V, 4 TT_H, 5 TT_V), as VTM's CodingUnit::splitSeries.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <fstream>
 #include <string>
@@ -16,11 +29,32 @@ struct Picture;
 
 namespace pmp
 {
-struct CuRecord
+struct NodeGeometry
 {
   uint16_t x, y, w, h;
   uint8_t  chroma, qtDepth, btDepth, mtDepth;
   uint64_t splitSeries;
+};
+
+struct CuModes
+{
+  uint8_t intraDir, mip, isp, lfnstIdx, mtsIdx, multiRefIdx, bdpcm;
+};
+
+struct CuRecord
+{
+  NodeGeometry node;
+  CuModes      modes;
+};
+
+// Order of NodeRecord::cost: the non-split search, then the split modes in SplitMode bit order.
+constexpr int kNumNodeModes = 6;
+
+struct NodeRecord
+{
+  NodeGeometry                        node;
+  uint8_t                             tested = 0;
+  std::array<float, kNumNodeModes>    cost{};
 };
 
 class PartitionDump
@@ -28,11 +62,14 @@ class PartitionDump
 public:
   // Opens (truncates) the file; throws std::runtime_error if it cannot be written.
   explicit PartitionDump(const std::string& path);
+  // A finished node visit of the picture being compressed; written with the picture.
+  void addNode(const NodeRecord& node) { m_nodes.push_back(node); }
   void writePicture(const Picture& pic, int qp);
 
 private:
   static std::vector<CuRecord> collect(const Picture& pic);
-  std::ofstream m_out;
-  std::string   m_path;
+  std::ofstream           m_out;
+  std::string             m_path;
+  std::vector<NodeRecord> m_nodes;
 };
 }   // namespace pmp

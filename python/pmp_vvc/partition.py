@@ -25,17 +25,26 @@ CTU_SIZE = 128
 BLOCK_SIZE = 64
 MTT_LAYERS = 3
 SERIES_BITS = 5
-MAGIC = b"PMPDUMP\x01"
+MAGIC_V1 = b"PMPDUMP\x01"
+MAGIC = b"PMPDUMP\x02"
+#: Final coding modes of each CU (dump version 2), in the order of :attr:`PicturePartition.modes`.
+MODE_COLUMNS = ("intra_dir", "mip", "isp", "lfnst", "mts", "mrl", "bdpcm")
+#: Node visits of the split search (dump version 2), in the order of :attr:`PicturePartition.nodes`.
+NODE_COLUMNS = ("chroma", "x", "y", "w", "h", "qt_depth", "bt_depth", "mt_depth", "split_series", "tested")
+#: Modes of a node's RD costs, in the order of :attr:`PicturePartition.node_costs` (bits of ``tested``).
+NODE_MODES = ("no_split", "qt", "bt_h", "bt_v", "tt_h", "tt_v")
 QT_CELL, MTT_CELL = 8, 4
 QT_GRID, MTT_GRID = BLOCK_SIZE // QT_CELL, BLOCK_SIZE // MTT_CELL
 
 IntArray = npt.NDArray[np.int64]
-_HEADER = struct.Struct("<5i")
-_RECORD = np.dtype(
-    [("x", "<u2"), ("y", "<u2"), ("w", "<u2"), ("h", "<u2"), ("chroma", "u1"), ("qt_depth", "u1"),
-     ("bt_depth", "u1"), ("mt_depth", "u1"), ("split_series", "<u8")]
-)
-assert _RECORD.itemsize == 20
+_HEADER_V1 = struct.Struct("<5i")
+_HEADER = struct.Struct("<6i")
+_GEOMETRY = [("x", "<u2"), ("y", "<u2"), ("w", "<u2"), ("h", "<u2"), ("chroma", "u1"), ("qt_depth", "u1"),
+             ("bt_depth", "u1"), ("mt_depth", "u1"), ("split_series", "<u8")]
+_RECORD_V1 = np.dtype(_GEOMETRY)
+_RECORD = np.dtype(_GEOMETRY + [(name, "u1") for name in MODE_COLUMNS] + [("reserved", "u1")])
+_NODE = np.dtype(_GEOMETRY + [("tested", "u1"), ("reserved", "u1", (3,)), ("cost", "<f4", (len(NODE_MODES),))])
+assert (_RECORD_V1.itemsize, _RECORD.itemsize, _NODE.itemsize) == (20, 28, 48)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,12 @@ class PicturePartition:
     height: int
     qp: int
     cus: IntArray
+    #: (N, 7) final coding modes of the CUs (:data:`MODE_COLUMNS`); None for a version-1 dump.
+    modes: IntArray | None = None
+    #: (M, 10) node visits of the split search (:data:`NODE_COLUMNS`); None for a version-1 dump.
+    nodes: IntArray | None = None
+    #: (M, 6) float32 RD cost of each mode at each node visit (:data:`NODE_MODES`), inf where not run.
+    node_costs: npt.NDArray[np.float32] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,27 +103,30 @@ class SplitNode(NamedTuple):
 
 # ----------------------------------------------------------------------------------------------- dump I/O
 def read_dump(path: str | Path) -> list[PicturePartition]:
-    """Read our encoder's binary partition dump (magic ``PMPDUMP`` + version byte 1, then pictures)."""
+    """Read our encoder's binary partition dump: magic ``PMPDUMP`` + version byte (1 or 2), then pictures."""
     try:
         data = Path(path).read_bytes()
     except OSError as err:
         raise InputError(f"cannot read partition dump {path}: {err}") from err
-    if data[: len(MAGIC)] != MAGIC:
+    if data[: len(MAGIC)] not in (MAGIC, MAGIC_V1):
         raise InputError(f"{path}: not a partition dump (bad magic {data[:8]!r})")
+    v2 = data[: len(MAGIC)] == MAGIC
+    header, record = (_HEADER, _RECORD) if v2 else (_HEADER_V1, _RECORD_V1)
     pos, pictures = len(MAGIC), []
     while pos < len(data):
-        if pos + _HEADER.size > len(data):
+        if pos + header.size > len(data):
             raise InputError(f"{path}: truncated picture header at byte {pos}")
-        poc, width, height, qp, num = _HEADER.unpack_from(data, pos)
-        pos += _HEADER.size
-        if width <= 0 or height <= 0 or num < 0:
-            raise InputError(f"{path}: corrupt picture header at byte {pos - _HEADER.size} "
+        poc, width, height, qp, num, *rest = header.unpack_from(data, pos)
+        num_nodes = rest[0] if v2 else 0
+        pos += header.size
+        if width <= 0 or height <= 0 or num < 0 or num_nodes < 0:
+            raise InputError(f"{path}: corrupt picture header at byte {pos - header.size} "
                              f"(poc {poc}, {width}x{height}, {num} CUs)")
-        end = pos + num * _RECORD.itemsize
+        end = pos + num * record.itemsize
         if end > len(data):
             raise InputError(f"{path}: truncated CU records for poc {poc} ({num} expected, "
-                             f"{(len(data) - pos) // _RECORD.itemsize} present)")
-        rec = np.frombuffer(data, dtype=_RECORD, count=num, offset=pos)
+                             f"{(len(data) - pos) // record.itemsize} present)")
+        rec = np.frombuffer(data, dtype=record, count=num, offset=pos)
         pos = end
         cus = np.empty((num, len(COLUMNS)), dtype=np.int64)
         cus[:, 0] = poc
@@ -116,21 +134,47 @@ def read_dump(path: str | Path) -> list[PicturePartition]:
             cus[:, i] = rec[name].astype(np.int64)  # uint64 series fits: 6 levels use 30 bits
         if np.any(cus[:, 1] > 1) or np.any(cus[:, 4] == 0) or np.any(cus[:, 5] == 0):
             raise InputError(f"{path}: corrupt CU record for poc {poc} (chroma flag > 1 or empty CU)")
-        pictures.append(PicturePartition(poc, width, height, qp, cus))
+        if not v2:
+            pictures.append(PicturePartition(poc, width, height, qp, cus))
+            continue
+        end = pos + num_nodes * _NODE.itemsize
+        if end > len(data):
+            raise InputError(f"{path}: truncated node records for poc {poc} ({num_nodes} expected)")
+        node = np.frombuffer(data, dtype=_NODE, count=num_nodes, offset=pos)
+        pos = end
+        modes = np.empty((num, len(MODE_COLUMNS)), dtype=np.int64)
+        for i, name in enumerate(MODE_COLUMNS):
+            modes[:, i] = rec[name]
+        nodes = np.empty((num_nodes, len(NODE_COLUMNS)), dtype=np.int64)
+        for i, name in enumerate(NODE_COLUMNS):
+            nodes[:, i] = node[name].astype(np.int64)
+        pictures.append(PicturePartition(poc, width, height, qp, cus, modes, nodes, node["cost"].copy()))
     return pictures
 
 
 def write_dump(path: str | Path, pictures: list[PicturePartition]) -> None:
-    """Write pictures in the dump format of :func:`read_dump` (for tests and hand-made partitions)."""
+    """Write pictures in the version-2 format of :func:`read_dump` (for tests and hand-made partitions).
+
+    Missing modes are written as zeros, missing node visits as none.
+    """
     with open(path, "wb") as out:
         out.write(MAGIC)
         for pic in pictures:
             cus = np.asarray(pic.cus, dtype=np.int64).reshape(-1, len(COLUMNS))
-            out.write(_HEADER.pack(pic.poc, pic.width, pic.height, pic.qp, len(cus)))
+            nodes = np.zeros((0, len(NODE_COLUMNS)), np.int64) if pic.nodes is None else pic.nodes
+            out.write(_HEADER.pack(pic.poc, pic.width, pic.height, pic.qp, len(cus), len(nodes)))
             rec = np.zeros(len(cus), dtype=_RECORD)
             for i, name in enumerate(COLUMNS[1:], start=1):
                 rec[name] = cus[:, i]
+            for i, name in enumerate(MODE_COLUMNS):
+                rec[name] = 0 if pic.modes is None else pic.modes[:, i]
             out.write(rec.tobytes())
+            node = np.zeros(len(nodes), dtype=_NODE)
+            for i, name in enumerate(NODE_COLUMNS):
+                node[name] = nodes[:, i]
+            if pic.node_costs is not None:
+                node["cost"] = pic.node_costs
+            out.write(node.tobytes())
 
 
 # ------------------------------------------------------------------------------------------- tree walking
