@@ -100,6 +100,7 @@ void registerGuide(py::module_& m)
     .def_readwrite("qt_depth", &CuQuery::qtDepth)
     .def_readwrite("mt_depth", &CuQuery::mtDepth)
     .def_readwrite("bt_depth", &CuQuery::btDepth)
+    .def_readwrite("split_series", &CuQuery::splitSeries)
     .def("__repr__", [](const CuQuery& q) {
       return "CuQuery(x=" + std::to_string(q.x) + ", y=" + std::to_string(q.y) + ", width=" + std::to_string(q.width)
              + ", height=" + std::to_string(q.height) + ", chroma=" + (q.chroma ? "True" : "False")

@@ -48,8 +48,40 @@ void setMapsFromArrays(MapGuide& g, int width, int height, const FloatArray& qt,
   g.setMaps(width, height, qt.data(), mtt.data(), dir.data(), size_t(qt.shape(0)));
 }
 
-// A Python callable source(luma, bit_depth, qp, poc) -> (qt, mtt, direction), called with the GIL held and
-// released with the GIL held.
+using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+// Rows x, y, w, h, split series, relatedValid, bestISPIntraMode, ispPredModeVal bits, bestDCT2NonISPCost,
+// bestNonDCT2Cost, costBudget: the intra-search state of each luma node visit of a replayed encode.
+void setSearchStateFromArray(MapGuide& g, const DoubleArray& rows)
+{
+  if (rows.ndim() != 2 || rows.shape(1) != 11)
+  {
+    throw py::value_error("map guide: the search-state table must have shape (K,11)");
+  }
+  SearchStateTable& table = g.searchStateTable();
+  table.clear();
+  auto r = rows.unchecked<2>();
+  for (py::ssize_t i = 0; i < rows.shape(0); i++)
+  {
+    CuQuery     node;
+    SearchState state;
+    node.x                   = int(r(i, 0));
+    node.y                   = int(r(i, 1));
+    node.width               = int(r(i, 2));
+    node.height              = int(r(i, 3));
+    node.splitSeries         = uint64_t(r(i, 4));
+    state.relatedValid       = r(i, 5) != 0;
+    state.bestISPIntraMode   = uint8_t(r(i, 6));
+    state.ispPredModeVal     = uint16_t(r(i, 7));
+    state.bestDCT2NonISPCost = r(i, 8);
+    state.bestNonDCT2Cost    = r(i, 9);
+    state.costBudget         = r(i, 10);
+    table.add(node, state);
+  }
+}
+
+// A Python callable source(luma, bit_depth, qp, poc) -> (qt, mtt, direction[, search states]), called with
+// the GIL held and released with the GIL held.
 MapSource wrapSource(py::object source)
 {
   if (source.is_none())
@@ -66,12 +98,16 @@ MapSource wrapSource(py::object source)
                                 pic.luma.data, py::capsule(pic.luma.data, [](void*) {}));
       py::detail::array_proxy(luma.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
       py::tuple maps = (*held)(luma, pic.bitDepth, pic.qp, pic.poc);
-      if (maps.size() != 3)
+      if (maps.size() != 3 && maps.size() != 4)
       {
-        throw GuideError("map source must return (qt, mtt, direction)");
+        throw GuideError("map source must return (qt, mtt, direction) or (qt, mtt, direction, search states)");
       }
       setMapsFromArrays(guide, pic.luma.width, pic.luma.height, maps[0].cast<FloatArray>(),
                         maps[1].cast<FloatArray>(), maps[2].cast<FloatArray>());
+      if (maps.size() == 4)
+      {
+        setSearchStateFromArray(guide, maps[3].cast<DoubleArray>());
+      }
     }
     catch (py::error_already_set& e)
     {
@@ -106,7 +142,23 @@ void registerMapGuide(py::module_& m)
     .def("set_maps", &setMapsFromArrays, py::arg("width"), py::arg("height"), py::arg("qt"), py::arg("mtt"),
          py::arg("direction"), "Set the maps of a width x height picture (probabilities, copied).")
     .def("clear_maps", &MapGuide::clearMaps)
-    .def("decide", &MapGuide::decide, py::arg("cu"), "The decision for one CU node (as the encoder asks it).")
+    .def("set_search_states", &setSearchStateFromArray, py::arg("rows"),
+         "Set the search-state table (K,11): x, y, w, h, split series, relatedValid, bestISPIntraMode, "
+         "ispPredModeVal bits, bestDCT2NonISPCost, bestNonDCT2Cost, costBudget of each luma node visit of the "
+         "replayed encode (cleared at every picture; a source may return it as a fourth element).")
+    .def(
+      "search_state",
+      [](const MapGuide& g, const CuQuery& cu) -> py::object {
+        SearchState r;
+        if (!g.searchState(cu, r))
+        {
+          return py::none();
+        }
+        return py::make_tuple(r.relatedValid, int(r.bestISPIntraMode), int(r.ispPredModeVal),
+                              r.bestDCT2NonISPCost, r.bestNonDCT2Cost, r.costBudget);
+      },
+      py::arg("cu"), "(relatedValid, bestISPIntraMode, ispPredModeVal bits, bestDCT2NonISPCost, "
+      "bestNonDCT2Cost, costBudget) of a node in the search-state table, or None.")
     .def(
       "candidates",
       [](const MapGuide& g, const CuQuery& cu) -> py::object {

@@ -45,6 +45,49 @@ int nodeSlot(EncTestModeType type)
   return -1;
 }
 
+uint16_t packIspPredModeVal(const IspPredModeVal& v)
+{
+  return uint16_t(v.valid | (v.notIsp << 1) | (v.verIsp << 2) | (v.ispLfnstIdx << 3) | (v.mipFlag << 5)
+                  | (v.lowIspCost << 6) | (v.bestPredModeDCT2 << 7));
+}
+
+// The related CU VTM's tryMode has loaded into a CU's context for its intra search (the budget comes later).
+SearchState relatedState(const ComprCUCtx& ctx)
+{
+  SearchState r;
+  r.relatedValid = ctx.relatedCuIsValid;
+  if (r.relatedValid)
+  {
+    r.bestISPIntraMode   = ctx.bestISPIntraMode;
+    r.ispPredModeVal     = packIspPredModeVal(ctx.ispPredModeVal);
+    r.bestDCT2NonISPCost = ctx.bestDCT2NonISPCost;
+    r.bestNonDCT2Cost    = ctx.bestNonDCT2Cost;
+  }
+  return r;
+}
+
+// Starts a CU's intra search from a given state. The budget: the search takes the smaller of its context's
+// best non-split cost (none yet) and the parent's maxCostAllowed, so the context carries it.
+void setSearchState(ComprCUCtx& ctx, const SearchState& r)
+{
+  ctx.relatedCuIsValid = r.relatedValid;
+  if (r.relatedValid)
+  {
+    const uint16_t v                    = r.ispPredModeVal;
+    ctx.ispPredModeVal.valid            = v & 1;
+    ctx.ispPredModeVal.notIsp           = (v >> 1) & 1;
+    ctx.ispPredModeVal.verIsp           = (v >> 2) & 1;
+    ctx.ispPredModeVal.ispLfnstIdx      = (v >> 3) & 3;
+    ctx.ispPredModeVal.mipFlag          = (v >> 5) & 1;
+    ctx.ispPredModeVal.lowIspCost       = (v >> 6) & 1;
+    ctx.ispPredModeVal.bestPredModeDCT2 = (v >> 7) & 0x1ff;
+    ctx.bestISPIntraMode                = r.bestISPIntraMode;
+    ctx.bestDCT2NonISPCost              = r.bestDCT2NonISPCost;
+    ctx.bestNonDCT2Cost                 = r.bestNonDCT2Cost;
+  }
+  ctx.bestCostWithoutSplitFlags = std::min(ctx.bestCostWithoutSplitFlags, r.costBudget);
+}
+
 int counterIndex(EncTestModeType type)
 {
   switch (type)
@@ -109,6 +152,7 @@ void GuidedModeCtrl::initCULevel(Partitioner& partitioner, const CodingStructure
     q.qtDepth = partitioner.currQtDepth;
     q.mtDepth = partitioner.currMtDepth;
     q.btDepth = partitioner.currBtDepth;
+    q.splitSeries = uint64_t(partitioner.getSplitSeries());
     Guide* guide = m_session.guide();
     if (chroma && guide->usesLumaMinArea())
     {
@@ -116,6 +160,8 @@ void GuidedModeCtrl::initCULevel(Partitioner& partitioner, const CodingStructure
     }
     guarded("guide", [&] { g.decision = guide->decide(q); });
     g.guided = (g.decision.veto | g.decision.force) != 0;
+    g.asked  = true;
+    g.query  = q;
   }
   if (ruled && m_session.dump() != nullptr)
   {
@@ -146,9 +192,24 @@ bool GuidedModeCtrl::tryMode(const EncTestMode& encTestmode, const CodingStructu
   CuGuidance&       g    = m_levels.back();
   const bool        ok   = (g.guided && !g.fallback) ? guidedTry(g, mode, cs, partitioner)
                                                      : EncModeCtrlMTnoRQT::tryMode(mode, cs, partitioner);
+  if (ok && g.asked && mode.type == ETM_INTRA)
+  {
+    // VTM's tryMode has just loaded the related CU of this area into the context of the intra search.
+    SearchState state;
+    if (m_session.guide()->searchState(g.query, state))
+    {
+      setSearchState(m_ComprCUCtxList.back(), state);
+    }
+  }
   if (ok)
   {
     count(mode, partitioner);
+    if (g.recorded && mode.type == ETM_INTRA)
+    {
+      const double budget = g.node.state.costBudget;
+      g.node.state        = relatedState(m_ComprCUCtxList.back());
+      g.node.state.costBudget = budget;
+    }
   }
   return ok;
 }
@@ -221,6 +282,12 @@ bool GuidedModeCtrl::useModeResult(const EncTestMode& encTestmode, CodingStructu
   if (g.recorded)
   {
     // The intra search reports once per transform pass (MTS, LFNST): the node's non-split cost is the best.
+    if (encTestmode.type == ETM_INTRA && !g.budgetSeen)
+    {
+      // Only here does the mode carry the maxCostAllowed its intra search ran with.
+      g.budgetSeen            = true;
+      g.node.state.costBudget = encTestmode.maxCostAllowed;
+    }
     const int slot = nodeSlot(encTestmode.type);
     if (slot >= 0 && tempCS->cost < double(g.node.cost[slot]))
     {
@@ -241,6 +308,7 @@ void GuidedModeCtrl::count(const EncTestMode& mode, const Partitioner& partition
   if (g.recorded)
   {
     g.node.tested |= modeBit(mode.type);
+    g.node.reused |= mode.type == ETM_RECO_CACHED;
   }
 }
 }   // namespace pmp

@@ -33,6 +33,8 @@ private:
   struct CuGuidance
   {
     bool                     guided       = false;
+    bool                     asked        = false;   // the guide ruled on this node (query below)
+    CuQuery                  query;
     Decision                 decision;
     bool                     listSeen     = false;   // the sentinel and the saved list are in place
     bool                     sentinelArmed = false;
@@ -40,6 +42,7 @@ private:
     std::unique_ptr<ComprCUCtx> pristine;            // VTM's context as initCULevel left it, for the fallback
     bool                     recorded     = false;   // a node of the partition dump: its mode costs are kept
     NodeRecord               node;
+    bool                     budgetSeen   = false;
   };
 
   bool guidedTry(CuGuidance& g, const EncTestMode& mode, const CodingStructure& cs, Partitioner& partitioner);

@@ -28,6 +28,14 @@ void putFloat(std::ofstream& out, float value)
   putLE(out, bits);
 }
 
+void putDouble(std::ofstream& out, double value)
+{
+  uint64_t bits = 0;
+  static_assert(sizeof(bits) == sizeof(value), "float64 expected");
+  std::memcpy(&bits, &value, sizeof(bits));
+  putLE(out, bits);
+}
+
 void putNode(std::ofstream& out, const NodeGeometry& n)
 {
   putLE(out, n.x);
@@ -106,14 +114,19 @@ void PartitionDump::writePicture(const Picture& pic, int qp)
   for (const NodeRecord& n: m_nodes)
   {
     putNode(m_out, n.node);
-    for (uint8_t v: { n.tested, uint8_t(0), uint8_t(0), uint8_t(0) })
+    for (uint8_t v: { n.tested, uint8_t(n.state.relatedValid), n.state.bestISPIntraMode, uint8_t(n.reused) })
     {
       putLE(m_out, v);
     }
+    putLE(m_out, n.state.ispPredModeVal);
+    putLE(m_out, uint16_t(0));
     for (float c: n.cost)
     {
       putFloat(m_out, c);
     }
+    putDouble(m_out, n.state.bestDCT2NonISPCost);
+    putDouble(m_out, n.state.bestNonDCT2Cost);
+    putDouble(m_out, n.state.costBudget);
   }
   m_nodes.clear();
   m_out.flush();

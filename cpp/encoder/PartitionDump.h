@@ -10,14 +10,20 @@
 //            first component: 0 DCT2, 1 transform skip, 2..5 MTS), multiRefIdx, bdpcm (0 none, 1 hor, 2 ver),
 //            reserved (28 bytes)
 //   node:    uint16 x, y, w, h; uint8 chroma, qtDepth, btDepth, mtDepth; uint64 splitSeries (the path to the
-//            node); uint8 tested (bits as pmp::SplitMode: the modes the search ran), 3 reserved;
-//            float32 cost[6] (non-split, QT, BT_H, BT_V, TT_H, TT_V; +inf where the mode was not run or gave up
-//            over its budget) (48 bytes)
+//            node); uint8 tested (bits as pmp::SplitMode: the modes the search ran); then the state its intra
+//            search started from (pmp::SearchState): uint8 relatedValid, bestISPIntraMode, uint8 reused (1: the
+//            non-split coding was not searched but reused from an earlier visit, VTM's ETM_RECO_CACHED), uint16
+//            ispPredModeVal (bits in VTM's declaration order: valid, notIsp, verIsp, ispLfnstIdx (2), mipFlag,
+//            lowIspCost, bestPredModeDCT2 (9)), 2 reserved; float32 cost[6] (non-split, QT, BT_H, BT_V, TT_H,
+//            TT_V; +inf where the mode was not run or gave up over its budget); float64 bestDCT2NonISPCost,
+//            bestNonDCT2Cost (of the related CU), costBudget (76 bytes)
 // Nodes are every visit of the split search to a node of at most 64x64 luma inside the picture, in the order
 // the search finished them; the same area can be visited through several split paths.
 // Positions and sizes are in luma samples for both trees; splitSeries holds 5 bits per tree level, root level
 // in the low bits (1 QT, 2 BT_H, 3 BT_V, 4 TT_H, 5 TT_V), as VTM's CodingUnit::splitSeries.
 #pragma once
+
+#include "guide/Guide.h"
 
 #include <array>
 #include <cstdint>
@@ -54,6 +60,8 @@ struct NodeRecord
 {
   NodeGeometry                        node;
   uint8_t                             tested = 0;
+  bool                                reused = false;
+  SearchState                         state;   // the intra search's starting state
   std::array<float, kNumNodeModes>    cost{};
 };
 

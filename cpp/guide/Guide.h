@@ -49,6 +49,22 @@ struct CuQuery
   int  qtDepth = 0;
   int  mtDepth = 0;
   int  btDepth = 0;
+  // The split path to the node: 5 bits per tree level, root level in the low bits (as VTM's splitSeries).
+  uint64_t splitSeries = 0;
+};
+
+// The state a node's intra search starts from, beyond the picture itself. VTM's fast ISP search (1) reads what
+// an earlier visit of the same area found (its "related CU": which ISP split and mode won, at what costs) and
+// (2) gives up on ISP against a cost budget, the cost the parent can still afford. Both depend on which other
+// split paths the search took before, so a guided encode that visits each area once starts elsewhere.
+struct SearchState
+{
+  bool     relatedValid       = false;   // an earlier visit left its result
+  uint8_t  bestISPIntraMode   = 0;
+  uint16_t ispPredModeVal     = 0;       // VTM's IspPredModeVal bits, packed in declaration order from bit 0
+  double   bestDCT2NonISPCost = 0.0;
+  double   bestNonDCT2Cost    = 0.0;
+  double   costBudget         = 0.0;     // the intra search's maxCostAllowed (a huge value: no budget)
 };
 
 // veto: modes that must not be RD-tested. force: modes that must be tested even where VTM's own heuristics
@@ -69,6 +85,9 @@ public:
   // Whether decide() reads CuQuery::lumaMinArea: the encoder fills it only then (a walk over the luma CUs
   // under every chroma node).
   virtual bool     usesLumaMinArea() const { return false; }
+  // The state the node's intra search should start from (true), or VTM's own (false). A guide that replays an
+  // encode gives that encode's state at the same node, so that the replay codes its CUs as that encode did.
+  virtual bool     searchState(const CuQuery& /*cu*/, SearchState& /*out*/) const { return false; }
 };
 
 // An error raised by a guide; the encoder reports it and stops with a non-zero exit code.

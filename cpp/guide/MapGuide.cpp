@@ -94,6 +94,7 @@ void MapGuide::beginPicture(const PictureInfo& picture)
     return;   // maps are set from outside (tests)
   }
   clearMaps();
+  m_searchStates.clear();
   m_source(picture, *this);
   if (m_width != picture.luma.width || m_height != picture.luma.height)
   {
@@ -101,6 +102,11 @@ void MapGuide::beginPicture(const PictureInfo& picture)
                      + std::to_string(m_height) + " picture for the " + std::to_string(picture.luma.width) + "x"
                      + std::to_string(picture.luma.height) + " picture with POC " + std::to_string(picture.poc));
   }
+}
+
+bool MapGuide::searchState(const CuQuery& cu, SearchState& out) const
+{
+  return !cu.chroma && m_searchStates.find(cu, out);
 }
 
 void MapGuide::clearMaps()

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "guide/Guide.h"
+#include "guide/SearchStateTable.h"
 
 #include <array>
 #include <cstddef>
@@ -59,6 +60,9 @@ public:
   void     beginPicture(const PictureInfo& picture) override;
   Decision decide(const CuQuery& cu) override;
   bool     usesLumaMinArea() const override { return m_chromaLuma > 0; }
+  // Luma nodes of the replayed encode (an oracle's anchor): the intra-search state of each of its node visits.
+  bool     searchState(const CuQuery& cu, SearchState& out) const override;
+  SearchStateTable& searchStateTable() { return m_searchStates; }
 
   // Maps of a width x height picture, blocks in raster order over ceil(width/64) x ceil(height/64), layouts
   // (block, class, row, col) for qt and (block, class, layer, row, col) for mtt/dir (the model's outputs after
@@ -118,5 +122,6 @@ private:
   std::vector<float>  m_qt, m_inc, m_dir;               // probabilities
   std::vector<int8_t> m_qtHard, m_incHard, m_dirHard;   // their argmax (the hard maps)
   std::vector<uint8_t> m_whole;                         // block lies wholly inside the picture
+  SearchStateTable      m_searchStates;                        // of the picture being coded (filled by the source)
 };
 }   // namespace pmp

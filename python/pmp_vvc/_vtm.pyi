@@ -177,6 +177,12 @@ class CuQuery:
     def qt_depth(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
+    def split_series(self) -> int:
+        ...
+    @split_series.setter
+    def split_series(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
     def width(self) -> int:
         ...
     @width.setter
@@ -226,13 +232,17 @@ class MapGuide(Guide):
         """
     def clear_maps(self) -> None:
         ...
-    def decide(self, cu: CuQuery) -> Decision:
+    def search_state(self, cu: CuQuery) -> typing.Any:
         """
-        The decision for one CU node (as the encoder asks it).
+        (relatedValid, bestISPIntraMode, ispPredModeVal bits, bestDCT2NonISPCost, bestNonDCT2Cost, costBudget) of a node in the search-state table, or None.
         """
     def set_maps(self, width: typing.SupportsInt | typing.SupportsIndex, height: typing.SupportsInt | typing.SupportsIndex, qt: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], mtt: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], direction: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> None:
         """
         Set the maps of a width x height picture (probabilities, copied).
+        """
+    def set_search_states(self, rows: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> None:
+        """
+        Set the search-state table (K,11): x, y, w, h, split series, relatedValid, bestISPIntraMode, ispPredModeVal bits, bestDCT2NonISPCost, bestNonDCT2Cost, costBudget of each luma node visit of the replayed encode (cleared at every picture; a source may return it as a fourth element).
         """
     @property
     def chroma_luma(self) -> int:
@@ -260,5 +270,5 @@ def run_encoder(args: collections.abc.Sequence[str], guide: typing.Any = None, g
     """
     Run VTM's EncoderApp with args (argv[0] first); returns its exit code. The log goes to stdout.
     """
-BUILD_ID: str = 'vtm23.13-740e6acc07db6c4d'
+BUILD_ID: str = 'vtm23.13-a38400b6e69bd023'
 VTM_VERSION: str = '23.13'

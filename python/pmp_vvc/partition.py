@@ -30,7 +30,12 @@ MAGIC = b"PMPDUMP\x02"
 #: Final coding modes of each CU (dump version 2), in the order of :attr:`PicturePartition.modes`.
 MODE_COLUMNS = ("intra_dir", "mip", "isp", "lfnst", "mts", "mrl", "bdpcm")
 #: Node visits of the split search (dump version 2), in the order of :attr:`PicturePartition.nodes`.
-NODE_COLUMNS = ("chroma", "x", "y", "w", "h", "qt_depth", "bt_depth", "mt_depth", "split_series", "tested")
+#: ``reused``: the non-split coding was not searched but reused from an earlier visit of the area with the
+#: same neighbourhood (VTM's ETM_RECO_CACHED). ``rel_*``: the related CU VTM's fast ISP search loaded for the
+#: node's intra search from an earlier visit of the same area (valid flag, bestISPIntraMode, IspPredModeVal
+#: bits); its costs and the search's cost budget are :attr:`PicturePartition.search_costs`.
+NODE_COLUMNS = ("chroma", "x", "y", "w", "h", "qt_depth", "bt_depth", "mt_depth", "split_series", "tested",
+                "reused", "rel_valid", "rel_isp_mode", "rel_pred")
 #: Modes of a node's RD costs, in the order of :attr:`PicturePartition.node_costs` (bits of ``tested``).
 NODE_MODES = ("no_split", "qt", "bt_h", "bt_v", "tt_h", "tt_v")
 QT_CELL, MTT_CELL = 8, 4
@@ -43,8 +48,11 @@ _GEOMETRY = [("x", "<u2"), ("y", "<u2"), ("w", "<u2"), ("h", "<u2"), ("chroma", 
              ("bt_depth", "u1"), ("mt_depth", "u1"), ("split_series", "<u8")]
 _RECORD_V1 = np.dtype(_GEOMETRY)
 _RECORD = np.dtype(_GEOMETRY + [(name, "u1") for name in MODE_COLUMNS] + [("reserved", "u1")])
-_NODE = np.dtype(_GEOMETRY + [("tested", "u1"), ("reserved", "u1", (3,)), ("cost", "<f4", (len(NODE_MODES),))])
-assert (_RECORD_V1.itemsize, _RECORD.itemsize, _NODE.itemsize) == (20, 28, 48)
+_NODE = np.dtype([*_GEOMETRY, ("tested", "u1"), ("rel_valid", "u1"), ("rel_isp_mode", "u1"), ("reused", "u1"),
+                  ("rel_pred", "<u2"), ("reserved2", "<u2"), ("cost", "<f4", (len(NODE_MODES),)),
+                  ("rel_dct2_cost", "<f8"), ("rel_nondct2_cost", "<f8"), ("cost_budget", "<f8")])
+_SEARCH_COSTS = ("rel_dct2_cost", "rel_nondct2_cost", "cost_budget")
+assert (_RECORD_V1.itemsize, _RECORD.itemsize, _NODE.itemsize) == (20, 28, 76)
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,9 @@ class PicturePartition:
     nodes: IntArray | None = None
     #: (M, 6) float32 RD cost of each mode at each node visit (:data:`NODE_MODES`), inf where not run.
     node_costs: npt.NDArray[np.float32] | None = None
+    #: (M, 3) float64 per node visit: bestDCT2NonISPCost, bestNonDCT2Cost of its related CU (0 where none) and
+    #: the cost budget (maxCostAllowed) of its intra search.
+    search_costs: npt.NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True)
@@ -148,8 +159,40 @@ def read_dump(path: str | Path) -> list[PicturePartition]:
         nodes = np.empty((num_nodes, len(NODE_COLUMNS)), dtype=np.int64)
         for i, name in enumerate(NODE_COLUMNS):
             nodes[:, i] = node[name].astype(np.int64)
-        pictures.append(PicturePartition(poc, width, height, qp, cus, modes, nodes, node["cost"].copy()))
+        search = np.stack([node[c] for c in _SEARCH_COSTS], axis=1).reshape(num_nodes, len(_SEARCH_COSTS))
+        costs = node["cost"].copy()
+        pictures.append(PicturePartition(poc, width, height, qp, cus, modes, nodes, costs, search))
     return pictures
+
+
+def search_state_table(pic: PicturePartition) -> npt.NDArray[np.float64]:
+    """Return the intra-search state of every luma node visit of a version-2 dump picture (map guide rows).
+
+    Rows: x, y, w, h, split series, related-CU valid, bestISPIntraMode, IspPredModeVal bits,
+    bestDCT2NonISPCost, bestNonDCT2Cost, cost budget. VTM's fast ISP search depends on earlier visits of the
+    same area and on the budget the parent leaves; an oracle hands this state back to the encoder, so that
+    each replayed CU starts its intra search where the anchor's did. A visit that reused an earlier visit's
+    coding instead of searching gets the state of the area's last searched visit, which found that coding.
+    Empty for a version-1 picture.
+    """
+    if pic.nodes is None or pic.search_costs is None:
+        return np.zeros((0, 11))
+    col = {c: NODE_COLUMNS.index(c) for c in NODE_COLUMNS}
+    state_cols = [col["rel_valid"], col["rel_isp_mode"], col["rel_pred"]]
+    rows: list[npt.NDArray[np.float64]] = []
+    searched: dict[tuple[int, int, int, int], npt.NDArray[np.float64]] = {}
+    # Visits of one area never nest, so the dump's order (nodes as they finish) is their order.
+    for node, costs in zip(pic.nodes, pic.search_costs, strict=True):
+        if node[col["chroma"]]:
+            continue
+        area = (int(node[col["x"]]), int(node[col["y"]]), int(node[col["w"]]), int(node[col["h"]]))
+        state = np.concatenate([node[state_cols].astype(np.float64), costs])
+        if node[col["reused"]]:
+            state = searched.get(area, state)
+        elif node[col["tested"]] & 1:
+            searched[area] = state
+        rows.append(np.concatenate([np.array([*area, node[col["split_series"]]], np.float64), state]))
+    return np.array(rows).reshape(-1, 11)
 
 
 def write_dump(path: str | Path, pictures: list[PicturePartition]) -> None:
@@ -174,6 +217,9 @@ def write_dump(path: str | Path, pictures: list[PicturePartition]) -> None:
                 node[name] = nodes[:, i]
             if pic.node_costs is not None:
                 node["cost"] = pic.node_costs
+            if pic.search_costs is not None:
+                for i, name in enumerate(_SEARCH_COSTS):
+                    node[name] = pic.search_costs[:, i]
             out.write(node.tobytes())
 
 

@@ -30,7 +30,7 @@ import numpy.typing as npt
 from pmp_vvc.buildinfo import extension
 from pmp_vvc.errors import ConfigError, InputError, ModelError
 from pmp_vvc.labels import extract_blocks
-from pmp_vvc.partition import BLOCK_SIZE, PartitionMaps, cus_to_maps, read_dump
+from pmp_vvc.partition import BLOCK_SIZE, PartitionMaps, cus_to_maps, read_dump, search_state_table
 
 FloatArray = npt.NDArray[np.float32]
 QT_CLASSES, MTT_CLASSES, MTT_LAYERS = 4, 3, 3
@@ -168,20 +168,27 @@ class ModelPredictor:
 class StoredMaps:
     """Maps fixed in advance, per POC: replays a model's maps, or serves an oracle's one-hot maps."""
 
-    def __init__(self, maps: Mapping[int, MapProbabilities], name: str = "stored maps") -> None:
+    def __init__(self, maps: Mapping[int, MapProbabilities], name: str = "stored maps",
+                 search_states: Mapping[int, npt.NDArray[np.float64]] | None = None) -> None:
         self.maps = dict(maps)
         self.name = name
+        #: Per POC, the search-state table of the replayed encode (:func:`search_state_table`), if any.
+        self.search_states = dict(search_states or {})
 
     def __call__(self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int,
-                 poc: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Map-source call of :class:`MapGuide`: the maps of ``poc``, checked against the picture size."""
+                 poc: int) -> tuple[Any, ...]:
+        """Map-source call of :class:`MapGuide`: the maps of ``poc``, checked against the picture size.
+
+        With a search-state table for ``poc``, it is the fourth element.
+        """
         if poc not in self.maps:
             raise InputError(f"{self.name}: no maps for POC {poc} (have {sorted(self.maps)})")
         m = self.maps[poc]
         if (m.width, m.height) != (luma.shape[1], luma.shape[0]):
             raise InputError(f"{self.name}: maps of POC {poc} are {m.width}x{m.height}, the picture is "
                              f"{luma.shape[1]}x{luma.shape[0]}")
-        return m.as_tuple()
+        states = self.search_states.get(poc)
+        return m.as_tuple() if states is None else (*m.as_tuple(), states)
 
     def save(self, path: str | Path) -> None:
         """Write the maps to an npz file (see :meth:`load`)."""
@@ -205,12 +212,17 @@ class StoredMaps:
 
 
 def oracle_maps(dump: str | Path) -> StoredMaps:
-    """One-hot luma maps of every picture of a partition dump (``--PMPDumpPartition``) by POC."""
-    maps = {pic.poc: one_hot(cus_to_maps(pic.cus, pic.width, pic.height, chroma=False))
-            for pic in read_dump(dump)}
+    """One-hot luma maps of every picture of a partition dump (``--PMPDumpPartition``) by POC.
+
+    A version-2 dump also gives each picture's search-state table (:func:`search_state_table`): the oracle
+    then starts every CU's intra search from the anchor's state too, so that it codes its CUs as the anchor.
+    """
+    pictures = read_dump(dump)
+    maps = {pic.poc: one_hot(cus_to_maps(pic.cus, pic.width, pic.height, chroma=False)) for pic in pictures}
     if not maps:
         raise InputError(f"partition dump {dump} holds no pictures")
-    return StoredMaps(maps, name=f"oracle {dump}")
+    states = {pic.poc: search_state_table(pic) for pic in pictures if pic.nodes is not None}
+    return StoredMaps(maps, name=f"oracle {dump}", search_states=states)
 
 
 class OracleByQp:
@@ -226,7 +238,7 @@ class OracleByQp:
         self._by_qp: dict[int, StoredMaps] = {}
 
     def __call__(self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int,
-                 poc: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+                 poc: int) -> tuple[Any, ...]:
         """Map-source call of :class:`MapGuide`: the one-hot maps of the dump of this QP."""
         if qp not in self._by_qp:
             self._by_qp[qp] = oracle_maps(self.pattern.replace("{qp}", str(qp)))
