@@ -1,10 +1,12 @@
 """Benchmark the fast encoder: anchor vs oracle / model points at levels L0..L3 and confidence thresholds.
 
-For every selected point and sequence this runs ``pmp-run`` (in process, :func:`pmp_vvc.cli.run.main`)
-into one output folder, so anchors are encoded once and shared by all points, and finished encodes are
-skipped on a rerun (resumable; run it in pieces with ``--points``). Oracle points need the anchor's
-partition dump per sequence and QP: the script makes them first (``OUT/dumps``, one extra anchor-like
-encode each, skipped when present). It then writes ``OUT/bench.md``, ``OUT/bench.csv`` and
+For every selected point and sequence this runs the anchor-vs-test sweep of ``pmp-run``
+(:mod:`pmp_vvc.evaluation.sweep`, the same jobs and keys as ``pmp-run --seq CFG --test OPTIONS``) into one
+output folder, so anchors are encoded once and shared by all points, and finished encodes are skipped on a
+rerun (resumable; run it in pieces with ``--points``). The tables are computed from the finished encodes
+(typed summaries of the same sweeps), so ``--report-only`` needs no other files. Oracle points need the
+anchor's partition dump per sequence and QP: the script makes them first (``OUT/dumps``, one extra
+anchor-like encode each, skipped when present). It then writes ``OUT/bench.md``, ``OUT/bench.csv`` and
 ``OUT/ts_bdbr.png`` (time saving vs BD-rate Y), one row per point: BDBR Y / U / V / YUV, TS mean, EncT,
 RD-check reduction (luma, all) and the inference share (guide CPU time over the test's and the anchor's
 encoding time), averaged over the sequences.
@@ -22,7 +24,6 @@ from __future__ import annotations
 import argparse
 import csv
 import fnmatch
-import json
 import math
 import shlex
 import sys
@@ -33,7 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pmp_vvc.seqcfg import SequenceConfig
+    from pmp_vvc.evaluation.sequences import SequenceConfig
+    from pmp_vvc.evaluation.sweep import SweepPlan
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_SEQUENCES = ROOT.parent / "shared" / "data" / "dev" / "sequences"
@@ -108,7 +110,7 @@ def input_frames(seq: SequenceConfig, frames: int) -> int:
 def load(cfg: Path) -> SequenceConfig:
     """The sequence of a per-sequence cfg under the AI encoder cfg (as pmp-run reads it)."""
     import pmp_vvc
-    from pmp_vvc.seqcfg import load_sequence
+    from pmp_vvc.evaluation.sequences import load_sequence
 
     return load_sequence(cfg, encoder_cfgs=[pmp_vvc.vtm_cfg()])
 
@@ -136,88 +138,82 @@ def make_dumps(seq_cfgs: Sequence[Path], qps: Sequence[int], frames: int, dumps:
             print(f"dump {target.name}", flush=True)
 
 
+def point_plan(point: Point, cfg: Path, args: argparse.Namespace) -> SweepPlan:
+    """The sweep of one point on one sequence (what pmp-run would plan for the same command line)."""
+    import pmp_vvc
+    from pmp_vvc.evaluation.qpspec import parse_qp_spec
+    from pmp_vvc.evaluation.sequences import load_sequence
+    from pmp_vvc.evaluation.sweep import SweepSpec, plan_sweep
+
+    options = tuple(shlex.split(point_options(point, cfg.stem, args.out / "dumps")))
+    enc = str(pmp_vvc.vtm_cfg())
+    frames = input_frames(load(cfg), args.frames)
+    seq = load_sequence(cfg, encoder_cfgs=[enc], extra_options=options, frames=frames)
+    spec = SweepSpec(sequences=(seq,), qps=parse_qp_spec(args.qp), encoder_cfgs=(enc,), test_options=options,
+                     out_dir=args.out / "runs", frames=frames, test_label=point.name)
+    return plan_sweep(spec)
+
+
 def run_point(point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace) -> int:
-    """Run pmp-run for one point on every sequence (one call per sequence: oracle dumps are per sequence)."""
-    from pmp_vvc.cli import run
+    """Run the sweep of one point on every sequence (one per sequence: oracle dumps are per sequence)."""
+    from pmp_vvc.errors import PmpError
+    from pmp_vvc.evaluation.executors import LocalExecutor
+    from pmp_vvc.evaluation.sweep import run_sweep
 
     worst = 0
     for cfg in seq_cfgs:
-        argv = ["--seq", str(cfg), "--qp", args.qp, "--out", str(args.out / "runs"), "--no-plots", "--quiet",
-                "--no-progress", "--test-label", point.name, "-j", str(args.jobs),
-                "--test", point_options(point, cfg.stem, args.out / "dumps")]
-        argv += ["--frames", str(input_frames(load(cfg), args.frames))]
-        argv += ["--verify"] if args.verify else []
-        rc = run.run_cli(run.main, argv)
+        try:
+            outcome = run_sweep(point_plan(point, cfg, args), LocalExecutor(args.jobs), verify=args.verify)
+            rc = 0 if outcome.ok else 1
+        except PmpError as err:
+            print(f"error: {err}", file=sys.stderr)
+            rc = 2
         worst = max(worst, rc)
-        summary = args.out / "runs" / "summary.json"
-        if summary.exists():
-            dest = args.out / "points" / point.name / f"{cfg.stem}.json"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            summary.replace(dest)
         print(f"{point.name} {cfg.stem}: exit {rc}", flush=True)
     return worst
 
 
 # ------------------------------------------------------------------------------------------------- report
-def _records(encodes: Path) -> list[dict]:  # type: ignore[type-arg]
-    out = []
-    for path in encodes.glob("*.json"):
-        try:
-            rec = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if rec.get("status") == "ok":
-            out.append(rec)
-    return out
-
-
 def _mean(values: Sequence[float | None]) -> float:
     vals = [v for v in values if v is not None and math.isfinite(v)]
     return sum(vals) / len(vals) if vals else math.nan
 
 
-def point_row(point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace,
-              records: list[dict]) -> dict[str, float | str] | None:  # type: ignore[type-arg]
-    """Averages over the sequences of one point (None if nothing is done yet)."""
+def point_row(
+    point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace
+) -> dict[str, float | str] | None:
+    """Averages over the sequences of one point, from its finished encodes (None if none is done yet)."""
+    from pmp_vvc.evaluation.sweep import summarize_plan
+    from pmp_vvc.evaluation.timesaving import enc_t_of_ratios
+
     seqs = []
     infer, cpu_test, cpu_anchor = 0.0, 0.0, 0.0
     for cfg in seq_cfgs:
-        path = args.out / "points" / point.name / f"{cfg.stem}.json"
-        if not path.exists():
-            continue
-        summary = json.loads(path.read_text())
-        seqs.extend(s for s in summary["sequences"] if s.get("bd"))
-        options = tuple(shlex.split(point_options(point, cfg.stem, args.out / "dumps")))
-        by_qp = {}
-        for rec in records:
-            if rec["job"]["seq_name"] == cfg.stem and tuple(rec["job"]["options"]) in (options, ()):
-                by_qp.setdefault(rec["job"]["qp"], {})["test" if rec["job"]["options"] else "anchor"] = rec
-        for pair in by_qp.values():
-            if "test" in pair and "anchor" in pair and pair["test"].get("guide"):
-                infer += pair["test"]["guide"]["cpu_time"]
-                cpu_test += pair["test"]["cpu_time"]
-                cpu_anchor += pair["anchor"]["cpu_time"]
+        plan = point_plan(point, cfg, args)
+        done = plan.done()
+        summary = summarize_plan(plan, done)
+        seqs.extend(s for s in summary.sequences if s.bd is not None and s.time is not None)
+        for pair in plan.pairs:
+            a, t = done.get(pair.anchor.key), done.get(pair.test.key)
+            if a is not None and t is not None and t.guide is not None:
+                infer += t.guide.cpu_time
+                cpu_test += t.cpu_time
+                cpu_anchor += a.cpu_time
     if not seqs:
         return None
 
-    def avg(*keys: str) -> float:
-        vals = []
-        for s in seqs:
-            v = s
-            for k in keys:
-                v = v.get(k) if isinstance(v, dict) else None
-            vals.append(v)
-        return _mean(vals)
+    def bd(name: str) -> float:
+        return _mean([getattr(s.bd, name) for s in seqs]) / 100
 
-    enc_t = [s["time"]["enc_t"] for s in seqs if s.get("time") and s["time"].get("enc_t")]
+    def time(name: str) -> float:
+        return _mean([getattr(s.time, name) for s in seqs]) / 100
+
     return {
         "point": point.name, "sequences": len(seqs),
-        "bdbr_y": avg("bd", "bd_rate_y") / 100, "bdbr_u": avg("bd", "bd_rate_u") / 100,
-        "bdbr_v": avg("bd", "bd_rate_v") / 100, "bdbr_yuv": avg("bd", "bd_rate_yuv") / 100,
-        "ts_mean": avg("time", "mean_ts") / 100,
-        "enc_t": math.exp(sum(map(math.log, enc_t)) / len(enc_t)) if enc_t else math.nan,
-        "rdc_luma": avg("time", "rdc_reduction_luma") / 100,
-        "rdc_all": avg("time", "rdc_reduction_total") / 100,
+        "bdbr_y": bd("bd_rate_y"), "bdbr_u": bd("bd_rate_u"), "bdbr_v": bd("bd_rate_v"),
+        "bdbr_yuv": bd("bd_rate_yuv"), "ts_mean": time("mean_ts"),
+        "enc_t": enc_t_of_ratios([s.time.enc_t for s in seqs if s.time and math.isfinite(s.time.enc_t)]),
+        "rdc_luma": time("rdc_reduction_luma"), "rdc_all": time("rdc_reduction_total"),
         "infer_test": infer / cpu_test if cpu_test else math.nan,
         "infer_anchor": infer / cpu_anchor if cpu_anchor else math.nan,
     }
@@ -295,7 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected points, then report every point that has results."""
     args = build_parser().parse_args(argv)
-    from pmp_vvc.qpspec import parse_qp_spec
+    args.out = args.out.absolute()  # option strings hold paths under it (oracle dumps)
+    from pmp_vvc.evaluation.qpspec import parse_qp_spec
 
     seq_cfgs = sorted(args.seq or DEV_SEQUENCES.glob("*.cfg"))
     points = all_points(args.model.resolve())
@@ -307,8 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for point in chosen:
             rc = max(rc, run_point(point, seq_cfgs, args))
     args.out.mkdir(parents=True, exist_ok=True)
-    records = _records(args.out / "runs" / "encodes")
-    rows = [r for p in points if (r := point_row(p, seq_cfgs, args, records)) is not None]
+    rows = [r for p in points if (r := point_row(p, seq_cfgs, args)) is not None]
     write_report(rows, points, args, seq_cfgs)
     print((args.out / "bench.md").read_text())
     return rc

@@ -1,14 +1,16 @@
 """CI regression gate of the fast encoder: anchor vs the default operating point on a small real clip.
 
-Encodes a deterministic clip (photos from scikit-image, ``pmp_vvc.demo.make_demo_clip``) at two QPs with
-the anchor (VTM-23.13 behaviour) and with the registry's default point (``pmp_vvc.modelzoo.DEFAULT_POINT``:
-the shipped model and its options), interleaved, then compares against the versioned baseline
-``bench/ci_baseline.json``. The baseline names the point (model, sha256, options) it was recorded for; a
-default point that differs from it fails the gate until the baseline is re-recorded on purpose. Checks:
+Runs the sweep of ``pmp-run`` (:mod:`pmp_vvc.evaluation.sweep`) on a deterministic clip (photos from
+scikit-image, ``pmp_vvc.evaluation.demo.make_demo_clip``) at two QPs with the anchor (VTM-23.13 behaviour)
+and with the registry's default point (``pmp_vvc.modelzoo.DEFAULT_POINT``: the shipped model and its
+options), interleaved, then compares against the versioned baseline ``bench/ci_baseline.json``. The
+baseline names the point (model, sha256, options) it was recorded for; a default point that differs from
+it fails the gate until the baseline is re-recorded on purpose. Checks:
 
 * RD-check reduction (luma and all; deterministic counters) must not fall below baseline - tolerance;
-* bit cost (bits ratio at equal QP) and the two-QP BD-rate Y (linear in log-rate over PSNR; deterministic)
-  must not rise above baseline + tolerance;
+* bit cost (bits ratio at equal QP) and the two-QP BD-rate Y (linear in log-rate over PSNR,
+  :func:`pmp_vvc.evaluation.bdrate.bd_rate_two_points`; deterministic) must not rise above baseline +
+  tolerance;
 * time saving (CPU time, noisy on shared machines) is reported and only checked against a loose bound.
 
 Exit code 0: no regression; 1: regression (each one printed); 2: bad setup. ``--update --why TEXT``
@@ -22,78 +24,64 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shlex
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from pmp_vvc.codec.runner import EncodeStats
+from pmp_vvc.errors import EncodeError, PmpError
+from pmp_vvc.evaluation.bdrate import bd_rate_two_points
+
+__all__ = ["bd_rate_two_points", "check", "default_point", "main", "measure"]
+
 BASELINE = Path(__file__).resolve().parent / "ci_baseline.json"
 
 
-def bd_rate_two_points(anchor: Sequence[tuple[float, float]], test: Sequence[tuple[float, float]]) -> float:
-    """BD-rate (fraction) of two (bits, psnr) points per side, log-rate linear in PSNR over the overlap."""
-    def fit(pts: Sequence[tuple[float, float]]) -> tuple[float, float, float, float]:
-        (r0, p0), (r1, p1) = sorted(pts, key=lambda t: t[1])
-        slope = (math.log(r1) - math.log(r0)) / (p1 - p0)
-        return p0, p1, math.log(r0), slope
-
-    a, t = fit(anchor), fit(test)
-    lo, hi = max(a[0], t[0]), min(a[1], t[1])
-    if hi <= lo:
-        return math.nan
-
-    def mean_log_rate(f: tuple[float, float, float, float]) -> float:
-        p0, _, l0, s = f
-        return l0 + s * ((lo + hi) / 2 - p0)  # mean of a linear function over [lo, hi]
-
-    return math.exp(mean_log_rate(t) - mean_log_rate(a)) - 1
-
-
 def measure(options: Sequence[str], qps: Sequence[int], clip: dict[str, int], work: Path) -> dict[str, float]:
-    """Encode anchor and test per QP (interleaved) and return the gate's figures."""
+    """Run the anchor-vs-test sweep (interleaved, one encode at a time); return the gate's figures."""
     import pmp_vvc
-    from pmp_vvc.demo import make_demo_clip
+    from pmp_vvc.evaluation.bdrate import bd_rate_two_points
+    from pmp_vvc.evaluation.demo import make_demo_clip
+    from pmp_vvc.evaluation.executors import LocalExecutor
+    from pmp_vvc.evaluation.sequences import load_sequence
+    from pmp_vvc.evaluation.sweep import SweepSpec, failures_of, plan_sweep, run_plan
+    from pmp_vvc.evaluation.timesaving import mean_time_saving, rd_check_reduction
 
     cfg = make_demo_clip(work, width=clip["width"], height=clip["height"], frames=clip["frames"], name="gate")
-    yuv = next(work.glob("gate_*.yuv"))
-    # -o: the AI cfg's ReconFile would otherwise write rec.yuv into the working directory
-    base = ["-c", str(pmp_vvc.vtm_cfg()), "-c", str(cfg), "-i", str(yuv), "-f", str(clip["frames"]),
-            "-o", "/dev/null"]
-    keys = ("luma_a", "luma_t", "all_a", "all_t", "cpu_a", "cpu_t", "bits_a", "bits_t", "inf")
-    sums = dict.fromkeys(keys, 0.0)
-    pts_a, pts_t, ts = [], [], []
-    for qp in qps:
-        a = pmp_vvc.encode([*base, "-q", str(qp), "-b", str(work / f"a{qp}.bin")])
-        t = pmp_vvc.encode([*base, "-q", str(qp), "-b", str(work / f"t{qp}.bin"), *options])
-        sums["luma_a"] += a.luma.total
-        sums["luma_t"] += t.luma.total
-        sums["all_a"] += a.rd_checks
-        sums["all_t"] += t.rd_checks
-        sums["bits_a"] += a.total_bits
-        sums["bits_t"] += t.total_bits
-        sums["cpu_a"] += a.cpu_time
-        sums["cpu_t"] += t.cpu_time
-        sums["inf"] += t.guide.cpu_time if t.guide else 0.0
-        ts.append(1 - t.cpu_time / a.cpu_time)
-        pts_a.append((float(a.total_bits), _mean_psnr_y(a)))
-        pts_t.append((float(t.total_bits), _mean_psnr_y(t)))
+    enc = str(pmp_vvc.vtm_cfg())
+    seq = load_sequence(cfg, encoder_cfgs=[enc], frames=clip["frames"])
+    spec = SweepSpec(sequences=(seq,), qps=tuple(qps), encoder_cfgs=(enc,), test_options=tuple(options),
+                     out_dir=work / "run", frames=clip["frames"])
+    plan = plan_sweep(spec)
+    results = run_plan(plan, LocalExecutor(1), describe=None)
+    failed = failures_of(results)
+    if failed:
+        raise EncodeError(f"{len(failed)} encode(s) failed; first: {failed[0]}")
+    pairs = [(results[p.anchor.key].run, results[p.test.key].run) for p in plan.pairs]
+    for qp, (a, t) in zip(qps, pairs, strict=True):
         print(f"QP {qp}: anchor {a.total_bits} bits {a.cpu_time:.1f} s, test {t.total_bits} bits "
               f"{t.cpu_time:.1f} s, luma RD checks {a.luma.total} -> {t.luma.total}", flush=True)
+    counters_a, counters_t = [a.counters for a, _ in pairs], [t.counters for _, t in pairs]
+    luma = rd_check_reduction(counters_a, counters_t, "luma")
+    total = rd_check_reduction(counters_a, counters_t)
+    if luma is None or total is None:
+        raise EncodeError("the encodes printed no RD-check counters (not pmp-encoder?)")
     return {
-        "rdc_reduction_luma": 1 - sums["luma_t"] / sums["luma_a"],
-        "rdc_reduction_total": 1 - sums["all_t"] / sums["all_a"],
-        "bits_ratio": sums["bits_t"] / sums["bits_a"] - 1,
-        "bd_rate_y_2qp": bd_rate_two_points(pts_a, pts_t),
-        "ts_mean": sum(ts) / len(ts),
-        "inference_share_of_anchor": sums["inf"] / sums["cpu_a"],
+        "rdc_reduction_luma": luma / 100,
+        "rdc_reduction_total": total / 100,
+        "bits_ratio": sum(t.total_bits for _, t in pairs) / sum(a.total_bits for a, _ in pairs) - 1,
+        "bd_rate_y_2qp": bd_rate_two_points([_point(a) for a, _ in pairs], [_point(t) for _, t in pairs]),
+        "ts_mean": mean_time_saving([a.cpu_time for a, _ in pairs], [t.cpu_time for _, t in pairs]) / 100,
+        "inference_share_of_anchor": sum(t.guide.cpu_time if t.guide else 0.0 for _, t in pairs)
+        / sum(a.cpu_time for a, _ in pairs),
     }
 
 
-def _mean_psnr_y(stats: object) -> float:
-    frames = stats.frames  # type: ignore[attr-defined]
-    return sum(f.psnr_y for f in frames) / len(frames)
+def _point(stats: EncodeStats) -> tuple[float, float]:
+    """(bits, mean Y-PSNR over the pictures) of one encode."""
+    return float(stats.total_bits), sum(f.psnr_y for f in stats.frames) / len(stats.frames)
 
 
 def check(got: dict[str, float], baseline: dict[str, object]) -> list[str]:
@@ -148,7 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pmp-gate-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        got = measure(options, qps, clip, work)
+        try:
+            got = measure(options, qps, clip, work)
+        except PmpError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     print(json.dumps({k: round(v, 5) for k, v in got.items()}, indent=1))
     if args.update:
         if not args.why:

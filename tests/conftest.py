@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pmp_vvc.demo import make_demo_clip
+from pmp_vvc.evaluation.demo import make_demo_clip
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from pmp_vvc.bdrate import RDPoint, bd_psnr, bd_rate, compare, psnr_yuv
 from pmp_vvc.errors import ConfigError
+from pmp_vvc.evaluation.bdrate import RDPoint, bd_psnr, bd_rate, compare, psnr_yuv
 
 # design/partition-map.md §6 reference values
 RATE_A = [9487.76, 4593.60, 2486.44, 1358.24]
@@ -73,7 +73,8 @@ def test_too_few_points_and_bad_method() -> None:
 
 def test_numeric_modules_do_not_import_matplotlib() -> None:
     code = (
-        "import sys, pmp_vvc.bdrate, pmp_vvc.timesaving, pmp_vvc.report, pmp_vvc.vtmlog, pmp_vvc.seqcfg;"
+        "import sys, pmp_vvc.evaluation.bdrate, pmp_vvc.evaluation.timesaving, pmp_vvc.evaluation.report, "
+        "pmp_vvc.codec.vtmlog, pmp_vvc.evaluation.sequences, pmp_vvc.evaluation.sweep;"
         "sys.exit('matplotlib' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

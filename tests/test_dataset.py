@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pmp_vvc import dataset
 from pmp_vvc.cli import dataset as cli
+from pmp_vvc.codec.partition import COLUMNS, PicturePartition, sort_cus
 from pmp_vvc.errors import ConfigError, EncodeError, InputError
-from pmp_vvc.labels import load_shard
-from pmp_vvc.partition import COLUMNS, PicturePartition, sort_cus
+from pmp_vvc.learning import dataset, shards
+from pmp_vvc.learning import sources as srcmod
+from pmp_vvc.learning.labels import load_shard
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 STARTER = SHARED / "labels" / "vtm23.13-ai-256"
@@ -50,10 +51,10 @@ def _leaf_cus(poc: int, width: int, height: int, chroma_too: bool = True) -> np.
 
 # ------------------------------------------------------------------------------------------ crop planning
 def test_plan_crops_grid_budget_spread_and_determinism(tmp_path: Path) -> None:
-    sources = [dataset.Source("image", str(_photo(tmp_path / f"p{i}.png", 320, 200, i)), f"p{i}.png")
+    sources = [srcmod.Source("image", str(_photo(tmp_path / f"p{i}.png", 320, 200, i)), f"p{i}.png")
                for i in range(3)]
-    small = dataset.Source("image", str(_photo(tmp_path / "small.png", 100, 300)), "small.png")
-    crops = dataset.plan_crops([*sources, small], budget_pixels=5 * 128 * 128, crop_size=128, seed=3)
+    small = srcmod.Source("image", str(_photo(tmp_path / "small.png", 100, 300)), "small.png")
+    crops = srcmod.plan_crops([*sources, small], budget_pixels=5 * 128 * 128, crop_size=128, seed=3)
     assert len(crops) == 5
     assert all(c.x % 64 == 0 and c.y % 64 == 0 and c.x + 128 <= 320 and c.y + 128 <= 200 for c in crops)
     assert "small.png" not in {c.source.name for c in crops}  # narrower than a crop
@@ -63,18 +64,18 @@ def test_plan_crops_grid_budget_spread_and_determinism(tmp_path: Path) -> None:
         for b in crops:
             if a is not b and a.source == b.source:
                 assert abs(a.x - b.x) >= 128 or abs(a.y - b.y) >= 128
-    assert dataset.plan_crops([*sources, small], 5 * 128 * 128, 128, seed=3) == crops
-    assert dataset.plan_crops([*sources, small], 5 * 128 * 128, 128, seed=4) != crops
+    assert srcmod.plan_crops([*sources, small], 5 * 128 * 128, 128, seed=3) == crops
+    assert srcmod.plan_crops([*sources, small], 5 * 128 * 128, 128, seed=4) != crops
 
 
 def test_plan_crops_bad_arguments(tmp_path: Path) -> None:
-    src = [dataset.Source("image", str(_photo(tmp_path / "a.png", 128, 128)), "a.png")]
+    src = [srcmod.Source("image", str(_photo(tmp_path / "a.png", 128, 128)), "a.png")]
     with pytest.raises(ConfigError):
-        dataset.plan_crops(src, 10**6, crop_size=100)
+        srcmod.plan_crops(src, 10**6, crop_size=100)
     with pytest.raises(ConfigError):
-        dataset.plan_crops(src, 100, crop_size=64)
+        srcmod.plan_crops(src, 100, crop_size=64)
     with pytest.raises(InputError):
-        dataset.plan_crops(src, 10**6, crop_size=192)
+        srcmod.plan_crops(src, 10**6, crop_size=192)
 
 
 def test_find_images_names_and_exclude(tmp_path: Path) -> None:
@@ -82,17 +83,17 @@ def test_find_images_names_and_exclude(tmp_path: Path) -> None:
     _photo(tmp_path / "set" / "a.png", 64, 64)
     _photo(tmp_path / "set" / "b.jpg", 64, 64)
     (tmp_path / "set" / "notes.txt").write_text("x")
-    names = [s.name for s in dataset.find_images([tmp_path], exclude=["set/b.jpg"])]
+    names = [s.name for s in srcmod.find_images([tmp_path], exclude=["set/b.jpg"])]
     assert names == ["set/a.png"]
     with pytest.raises(InputError):
-        dataset.find_images([tmp_path / "missing"])
+        srcmod.find_images([tmp_path / "missing"])
 
 
 def test_image_conversion_reproduces_starter_crops() -> None:
     crops = np.load(_shared_or_skip(STARTER / "batch011" / "crops.npz"))
     name, xy = str(crops["source"][0]).rsplit("@", 1)
     x, y = (int(v) for v in xy.split(","))
-    luma, cb, cr = dataset.read_image_yuv(SHARED / "train" / name)
+    luma, cb, cr = srcmod.read_image_yuv(SHARED / "train" / name)
     assert np.array_equal(luma[y: y + 256, x: x + 256], crops["luma"][0])
     assert np.array_equal(cb[y // 2: y // 2 + 128, x // 2: x // 2 + 128], crops["cb"][0])
     assert np.array_equal(cr[y // 2: y // 2 + 128, x // 2: x // 2 + 128], crops["cr"][0])
@@ -104,11 +105,11 @@ def test_read_sequence_yuv_10bit(tmp_path: Path) -> None:
     (tmp_path / "s.yuv").write_bytes(b"".join(f.tobytes() for f in frames))
     (tmp_path / "s.cfg").write_text(f"InputFile : s.yuv\nInputBitDepth : 10\nSourceWidth : {w}\n"
                                     f"SourceHeight : {h}\nFramesToBeEncoded : 3\nFrameRate : 30\n")
-    y, cb, _cr, depth = dataset.read_sequence_yuv(tmp_path / "s.cfg", 2)
+    y, cb, _cr, depth = srcmod.read_sequence_yuv(tmp_path / "s.cfg", 2)
     assert depth == 10 and y.shape == (h, w) and cb.shape == (h // 2, w // 2) and int(y[0, 0]) == 300
-    assert [s.frame for s in dataset.sequence_sources([tmp_path / "s.cfg"], frame_step=2)] == [0, 2]
+    assert [s.frame for s in srcmod.sequence_sources([tmp_path / "s.cfg"], frame_step=2)] == [0, 2]
     with pytest.raises(InputError):
-        dataset.read_sequence_yuv(tmp_path / "s.cfg", 3)
+        srcmod.read_sequence_yuv(tmp_path / "s.cfg", 3)
 
 
 # ------------------------------------------------------------------------------- dump -> shard round trip
@@ -118,7 +119,7 @@ def test_samples_from_dump_and_shard_round_trip(tmp_path: Path) -> None:
                rng.integers(16, 241, (64, 64)).astype(np.uint16),
                rng.integers(16, 241, (64, 64)).astype(np.uint16)) for _ in range(2)]
     pics = [PicturePartition(p, 128, 128, 32, _leaf_cus(p, 128, 128)) for p in range(2)]
-    samples, extra = dataset.samples_from_dump(pics, planes, ["a+0,0", "b+64,0"], 32, 8)
+    samples, extra = shards.samples_from_dump(pics, planes, ["a+0,0", "b+64,0"], 32, 8)
     assert len(samples) == 8 and (samples.qp == 32).all() and (samples.qt == 1).all()
     assert samples.source[5] == "b+64,0@64,0 qp32"
     assert np.array_equal(samples.luma[5, 4:, 4:], planes[1][0][:64, 64:])
@@ -126,16 +127,16 @@ def test_samples_from_dump_and_shard_round_trip(tmp_path: Path) -> None:
     assert extra["cb"].shape == (8, 34, 34) and np.array_equal(extra["cb"][5, 2:, 2:], planes[1][1][:32, 32:])
     assert (extra["cb"][5, :2] == 0).all()  # top context outside the picture
     assert (extra["qt_c"] == 1).all() and (extra["mtt_c"] == 0).all() and (extra["direction_c"] == 0).all()
-    from pmp_vvc.labels import save_shard
+    from pmp_vvc.learning.labels import save_shard
 
     save_shard(tmp_path / "s.npz", samples, extra=extra)
     back = load_shard(tmp_path / "s.npz")
     assert np.array_equal(back.luma, samples.luma) and np.array_equal(back.mtt, samples.mtt)
-    chroma = dataset.load_chroma(tmp_path / "s.npz")
-    assert all(np.array_equal(chroma[k], extra[k]) for k in dataset.CHROMA_FIELDS)
+    chroma = shards.load_chroma(tmp_path / "s.npz")
+    assert all(np.array_equal(chroma[k], extra[k]) for k in shards.CHROMA_FIELDS)
     save_shard(tmp_path / "luma_only.npz", samples)
     with pytest.raises(InputError, match="no field"):
-        dataset.load_chroma(tmp_path / "luma_only.npz")
+        shards.load_chroma(tmp_path / "luma_only.npz")
 
 
 def test_incomplete_dump_is_rejected() -> None:
@@ -143,17 +144,17 @@ def test_incomplete_dump_is_rejected() -> None:
     planes = [(np.zeros((256, 128), np.uint16), zeros, zeros)]
     first_ctu_only = PicturePartition(0, 128, 256, 37, _leaf_cus(0, 128, 128))
     with pytest.raises(EncodeError, match="incomplete"):
-        dataset.samples_from_dump([first_ctu_only], planes, ["x"], 37, 8)
+        shards.samples_from_dump([first_ctu_only], planes, ["x"], 37, 8)
     with pytest.raises(EncodeError, match="POCs"):
-        dataset.samples_from_dump([], planes, ["x"], 37, 8)
+        shards.samples_from_dump([], planes, ["x"], 37, 8)
     whole = PicturePartition(0, 128, 256, 32, _leaf_cus(0, 128, 256))
     with pytest.raises(EncodeError, match="QP"):
-        dataset.samples_from_dump([whole], planes, ["x"], 37, 8)
+        shards.samples_from_dump([whole], planes, ["x"], 37, 8)
 
 
 def test_plan_json_round_trip_and_mismatch(tmp_path: Path) -> None:
-    src = dataset.Source("image", str(_photo(tmp_path / "a.png", 384, 128)), "a.png")
-    plan = dataset.DatasetPlan(tuple(dataset.plan_crops([src], 2 * 128 * 128, 128)), (37,), 1, ())
+    src = srcmod.Source("image", str(_photo(tmp_path / "a.png", 384, 128)), "a.png")
+    plan = dataset.DatasetPlan(tuple(srcmod.plan_crops([src], 2 * 128 * 128, 128)), (37,), 1, ())
     assert dataset.DatasetPlan.from_json(json.loads(json.dumps(plan.to_json()))) == plan
     assert len(plan.groups) == 2
     dataset._check_plan(tmp_path, plan)
@@ -208,7 +209,7 @@ def test_anchor_reproduces_starter_labels_first_pictures(tmp_path: Path) -> None
     ref = np.load(STARTER / "batch011" / "qp37.npz")
     assert tuple(ref["columns"]) == COLUMNS
     planes = [(crops["luma"][i], crops["cb"][i], crops["cr"][i]) for i in range(2)]
-    result = dataset.encode_anchor(dataset.write_sequence(planes, 8, tmp_path), 37)
+    result = shards.encode_anchor(shards.write_sequence(planes, 8, tmp_path), 37)
     assert [p.poc for p in result.pictures] == [0, 1]
     for pic in result.pictures:
         want = ref["cus"][ref["cus"][:, 0] == pic.poc]
@@ -224,7 +225,7 @@ def test_anchor_reproduces_starter_batch_bit_exactly(tmp_path: Path) -> None:
     crops = np.load(_shared_or_skip(STARTER / "batch011" / "crops.npz"))
     ref = np.load(STARTER / "batch011" / "qp37.npz")
     planes = [(crops["luma"][i], crops["cb"][i], crops["cr"][i]) for i in range(len(crops["luma"]))]
-    result = dataset.encode_anchor(dataset.write_sequence(planes, 8, tmp_path), 37)
+    result = shards.encode_anchor(shards.write_sequence(planes, 8, tmp_path), 37)
     assert result.bitstream_md5 == hashlib.md5((STARTER / "batch011" / "qp37.bin").read_bytes()).hexdigest()
     cus = np.concatenate([p.cus for p in result.pictures])
     assert np.array_equal(sort_cus(cus), sort_cus(ref["cus"]))

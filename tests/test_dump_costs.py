@@ -10,7 +10,7 @@ import pytest
 
 import pmp_vvc
 from conftest import Clip
-from pmp_vvc.partition import (
+from pmp_vvc.codec.partition import (
     COLUMNS,
     MAGIC_V1,
     MODE_COLUMNS,
@@ -130,7 +130,7 @@ def test_oracle_codes_every_cu_as_the_anchor_did(clip128: Clip, tmp_path: Path, 
 
 @pytest.mark.encoder
 def test_map_guide_serves_search_states_of_luma_nodes_by_path() -> None:
-    from pmp_vvc.guides import CuQuery
+    from pmp_vvc.codec.guides import CuQuery
     from pmp_vvc.predictor import map_guide
 
     guide = map_guide(None, level=3)

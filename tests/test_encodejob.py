@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from pmp_vvc import modelzoo
-from pmp_vvc.encodejob import (
+from pmp_vvc.errors import BuildError, ModelError
+from pmp_vvc.evaluation.jobs import (
     SCHEMA,
     EncodeJob,
     load_done,
@@ -22,7 +23,6 @@ from pmp_vvc.encodejob import (
     run_job,
     verify_result,
 )
-from pmp_vvc.errors import BuildError, ModelError
 
 VANILLA = Path.home() / ".cache" / "pmp-vvc" / "vanilla" / "src" / "bin"
 VTM_CFG = Path.home() / ".cache" / "pmp-vvc" / "VTM-23.13" / "cfg" / "encoder_intra_vtm.cfg"
@@ -37,6 +37,9 @@ FAKE = textwrap.dedent(
     if os.environ.get("FAKE_COUNT"):
         with open(os.environ["FAKE_COUNT"], "a") as fh:
             fh.write(" ".join(args) + "\\n")
+    if os.environ.get("FAKE_PIDS"):
+        with open(os.environ["FAKE_PIDS"], "a") as fh:
+            fh.write(f"{os.getpid()}\\n")
     if "--decode" in args:  # decoder mode: -b BIN -o YUV
         data = open(opt("-b"), "rb").read()
         open(opt("-o"), "wb").write(hashlib.sha256(data).digest() * 4)
@@ -179,9 +182,9 @@ def test_shipped_model_names_hash_and_key_like_their_file(tmp_path: Path) -> Non
 def test_build_id(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import types
 
-    fake = types.ModuleType("pmp_vvc.buildinfo")
+    fake = types.ModuleType("pmp_vvc.codec.buildinfo")
     fake.build_id = lambda: "pmp-build-123"  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "pmp_vvc.buildinfo", fake)
+    monkeypatch.setitem(sys.modules, "pmp_vvc.codec.buildinfo", fake)
     assert resolve_build_id((sys.executable, "-m", "pmp_vvc.cli.encoder")) == "pmp-build-123"
     exe = tmp_path / "enc"
     exe.write_bytes(b"#!/bin/sh\n")
@@ -252,7 +255,7 @@ def test_real_encoder_tiny(tmp_path: Path) -> None:
     )
     if encoder is None or not VTM_CFG.is_file():
         pytest.skip("no VTM encoder/cfg available (set PMP_ENCODER_CMD)")
-    from pmp_vvc.demo import make_demo_clip
+    from pmp_vvc.evaluation.demo import make_demo_clip
 
     seq = make_demo_clip(tmp_path / "clip", 64, 64, frames=1)
     job = EncodeJob.create(

@@ -14,13 +14,13 @@ import pytest
 
 import pmp_vvc
 from conftest import Clip, md5
-from pmp_vvc.buildinfo import extension
+from pmp_vvc.codec.buildinfo import extension
+from pmp_vvc.codec.partition import cus_to_maps, maps_to_cus, read_dump, sort_cus
 from pmp_vvc.errors import ConfigError, EncodeError, InputError
-from pmp_vvc.partition import cus_to_maps, maps_to_cus, read_dump, sort_cus
 
 pytestmark = pytest.mark.encoder
-guides = pytest.importorskip("pmp_vvc.guides")
-from pmp_vvc.guides import CuQuery, Decision, Guide, SplitMode  # noqa: E402
+guides = pytest.importorskip("pmp_vvc.codec.guides")
+from pmp_vvc.codec.guides import CuQuery, Decision, Guide, SplitMode  # noqa: E402
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "vanilla_md5.json").read_text())["md5"]
 VANILLA = Path(

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmp_vvc.evaluate import accuracy_table, constant_baseline, decision_accuracies
-from pmp_vvc.partition import cus_to_maps
+from pmp_vvc.codec.partition import cus_to_maps
+from pmp_vvc.learning.evaluate import accuracy_table, constant_baseline, decision_accuracies
 
 
 def _maps(n: int, qt: int, mtt: int, direction: int) -> dict[str, np.ndarray]:

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from pmp_vvc.encodejob import run_job
 from pmp_vvc.errors import ConfigError
-from pmp_vvc.executors import DaskExecutor, LocalExecutor, make_executor, run_all
+from pmp_vvc.evaluation.executors import DaskExecutor, LocalExecutor, make_executor, run_all
+from pmp_vvc.evaluation.jobs import run_job
 from test_encodejob import make_job
 
 _lock = threading.Lock()

@@ -13,9 +13,10 @@ onnx = pytest.importorskip("onnx")
 
 from pmp_vvc.cli import export as cli_export  # noqa: E402
 from pmp_vvc.errors import ModelError  # noqa: E402
-from pmp_vvc.export import export_onnx, open_session, parity, run_session  # noqa: E402
-from pmp_vvc.model import ModelConfig, PartitionNet  # noqa: E402
-from pmp_vvc.train import TrainConfig, train  # noqa: E402
+from pmp_vvc.learning.export import export_onnx, parity  # noqa: E402
+from pmp_vvc.learning.model import ModelConfig, PartitionNet  # noqa: E402
+from pmp_vvc.learning.train import TrainConfig, train  # noqa: E402
+from pmp_vvc.modelio import open_session, run_session  # noqa: E402
 
 torch.set_num_threads(1)
 LABELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "labels" / "vtm23.13-ai-256"
@@ -26,7 +27,8 @@ def _blocks():
     if LABELS.is_dir():
         with np.load(LABELS / "batch000" / "crops.npz") as z:
             plane = z["luma"][0]
-        from pmp_vvc.labels import extract_blocks, normalise
+        from pmp_vvc.learning.labels import normalise
+        from pmp_vvc.modelio import extract_blocks
 
         origins = np.array([[x, y] for y in range(0, 256, 64) for x in range(0, 256, 64)])
         luma = normalise(extract_blocks(plane, origins), 8)[:, None]

@@ -11,7 +11,7 @@ import pytest
 
 import pmp_vvc
 from conftest import Clip, md5
-from pmp_vvc.partition import cus_to_maps, maps_to_splits, read_dump, sort_cus
+from pmp_vvc.codec.partition import cus_to_maps, maps_to_splits, read_dump, sort_cus
 
 pytestmark = pytest.mark.encoder
 predictor = pytest.importorskip("pmp_vvc.predictor")

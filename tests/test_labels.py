@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import shared_data
+from pmp_vvc.codec.partition import cus_to_maps
 from pmp_vvc.errors import InputError
-from pmp_vvc.labels import (
+from pmp_vvc.learning.labels import (
     Samples,
     concat,
     extract_blocks,
@@ -16,7 +17,6 @@ from pmp_vvc.labels import (
     save_shard,
     starter_samples,
 )
-from pmp_vvc.partition import cus_to_maps
 
 
 def _labels_or_skip() -> Path:
@@ -82,7 +82,7 @@ def test_starter_samples_cached(tmp_path, monkeypatch):
 
 
 def test_label_statistics_counts_valid_cells_per_qp():
-    from pmp_vvc.labels import label_statistics
+    from pmp_vvc.learning.labels import label_statistics
 
     n = 2
     qt = np.zeros((n, 8, 8), np.int8)

@@ -10,8 +10,8 @@ import pytest
 
 import pmp_vvc
 from conftest import Clip
-from pmp_vvc.buildinfo import extension
-from pmp_vvc.partition import (
+from pmp_vvc.codec.buildinfo import extension
+from pmp_vvc.codec.partition import (
     SPLIT_BT_H,
     SPLIT_BT_V,
     SPLIT_NONE,

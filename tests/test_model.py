@@ -8,8 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from pmp_vvc.flops import count_macs  # noqa: E402
-from pmp_vvc.model import ModelConfig, PartitionNet, count_parameters  # noqa: E402
+from pmp_vvc.learning.flops import count_macs  # noqa: E402
+from pmp_vvc.learning.model import ModelConfig, PartitionNet, count_parameters  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -71,6 +71,15 @@ def test_config_round_trip():
 
 
 def test_inference_modules_do_not_need_torch():
-    code = ("import sys; sys.modules['torch'] = None; import pmp_vvc.partition, pmp_vvc.labels, "
-            "pmp_vvc.evaluate, pmp_vvc.export")
+    code = ("import sys; sys.modules['torch'] = None; import pmp_vvc.codec.partition, "
+            "pmp_vvc.learning.labels, "
+            "pmp_vvc.learning.evaluate, pmp_vvc.learning.export")
     subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": sys.path[0] + ":python"})
+
+
+def test_predictor_is_runtime_only():
+    """The encoder's side (predictor, model I/O) imports nothing of the training side."""
+    code = ("import sys, pmp_vvc.predictor, pmp_vvc.modelio; "
+            "bad = [m for m in sys.modules if m.startswith('pmp_vvc.learning') or m in ('torch', 'onnx')]; "
+            "sys.exit(str(bad) if bad else 0)")
+    subprocess.run([sys.executable, "-c", code], check=True)

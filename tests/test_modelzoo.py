@@ -99,7 +99,7 @@ def test_a_corrupted_copy_of_the_shipped_model_is_refused(
 
 
 def test_guide_factory_accepts_names_and_default(fake_zoo: Path) -> None:
-    guides = pytest.importorskip("pmp_vvc.guides")
+    guides = pytest.importorskip("pmp_vvc.codec.guides")
     fake_zoo.write_bytes(b"damaged")
     # The factory resolves through the registry: the (monkeypatched) default model is refused as corrupt.
     for value in ("default", "tiny"):
@@ -110,8 +110,8 @@ def test_guide_factory_accepts_names_and_default(fake_zoo: Path) -> None:
 
 
 def test_guide_factory_builds_the_shipped_model() -> None:
-    guides = pytest.importorskip("pmp_vvc.guides")
-    from pmp_vvc.buildinfo import extension
+    guides = pytest.importorskip("pmp_vvc.codec.guides")
+    from pmp_vvc.codec.buildinfo import extension
 
     for value in ("default", modelzoo.DEFAULT_POINT.model):
         guide = guides.guide_from_options({"PMPModel": value, "PMPLevel": "2", "PMPThreshold": "0.7"})

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_data
-from pmp_vvc.errors import InputError
-from pmp_vvc.partition import (
+from pmp_vvc.codec.partition import (
     COLUMNS,
     SPLIT_BT_H,
     SPLIT_BT_V,
@@ -25,6 +24,7 @@ from pmp_vvc.partition import (
     sort_cus,
     write_dump,
 )
+from pmp_vvc.errors import InputError
 
 
 def _labels_or_skip() -> Path:

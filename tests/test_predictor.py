@@ -11,13 +11,14 @@ import pytest
 
 import pmp_vvc
 from conftest import Clip
-from pmp_vvc.buildinfo import extension
+from pmp_vvc.codec.buildinfo import extension
+from pmp_vvc.codec.partition import PicturePartition, write_dump
 from pmp_vvc.errors import ConfigError, EncodeError, InputError, ModelError
-from pmp_vvc.labels import extract_blocks, normalise
-from pmp_vvc.partition import PicturePartition, write_dump
+from pmp_vvc.learning.labels import normalise
+from pmp_vvc.modelio import extract_blocks
 
 predictor = pytest.importorskip("pmp_vvc.predictor")
-guides = pytest.importorskip("pmp_vvc.guides")
+guides = pytest.importorskip("pmp_vvc.codec.guides")
 MODEL = Path(__file__).resolve().parents[1] / "models" / "pmp-vit-rho0.5.onnx"
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from pmp_vvc.errors import ConfigError
-from pmp_vvc.qpspec import parse_qp_spec
+from pmp_vvc.evaluation.qpspec import parse_qp_spec
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from pmp_vvc.encodejob import EncodeJob, EncodeResult
-from pmp_vvc.report import markdown, summarize_run, summarize_sequence, write_reports
-from pmp_vvc.vtmlog import ChannelCounters, SummaryStats
+from pmp_vvc.codec.runner import EncodeStats
+from pmp_vvc.codec.vtmlog import ChannelCounters, SummaryStats
+from pmp_vvc.evaluation.jobs import EncodeJob, EncodeResult
+from pmp_vvc.evaluation.report import markdown, summarize_run, summarize_sequence, write_reports
 
 RATE_A = [9487.76, 4593.60, 2486.44, 1358.24]
 PSNR_A = [40.037, 38.615, 36.845, 34.851]
@@ -41,18 +42,23 @@ def result(
         started="t0",
         finished="t1",
         command=(),
-        exit_code=0,
-        cpu_user=cpu,
-        cpu_sys=0.0,
-        wall=cpu,
-        max_rss_kb=1,
-        versions={},
-        summary=SummaryStats(1, rate, psnr, psnr + 2, psnr + 3, 0.0) if status == "ok" else None,
-        counters=(
-            ChannelCounters("luma", luma, 0, 0, 0, 0, 0),
-            ChannelCounters("chroma", 100, 0, 0, 0, 0, 0),
+        run=EncodeStats(
+            frames=(),
+            summary=SummaryStats(1, rate, psnr, psnr + 2, psnr + 3, 0.0) if status == "ok" else None,
+            counters=(
+                ChannelCounters("luma", luma, 0, 0, 0, 0, 0),
+                ChannelCounters("chroma", 100, 0, 0, 0, 0, 0),
+            ),
+            guide=None,
+            errors=() if status == "ok" else ("boom",),
+            complete=status == "ok",
+            exit_code=0,
+            cpu_user=cpu,
+            cpu_sys=0.0,
+            wall_time=cpu,
+            max_rss_kb=1,
         ),
-        errors=() if status == "ok" else ("boom",),
+        versions={},
     )
 
 
@@ -133,7 +139,7 @@ def test_nan_becomes_null(tmp_path: Path) -> None:
 
 
 def test_plots(tmp_path: Path) -> None:
-    from pmp_vvc.plots import write_plots
+    from pmp_vvc.evaluation.plots import write_plots
 
     run = summarize_run(
         [summarize_sequence("seqA", "B", (1920, 1080), 1, pairs())],

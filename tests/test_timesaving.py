@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from pmp_vvc.timesaving import enc_t, mean_time_saving, rd_check_reduction, summarize, time_saving
-from pmp_vvc.vtmlog import ChannelCounters
+from pmp_vvc.codec.vtmlog import ChannelCounters
+from pmp_vvc.evaluation.timesaving import enc_t, mean_time_saving, rd_check_reduction, summarize, time_saving
 
 
 def cc(channel: str, intra: int, splits: int) -> ChannelCounters:

@@ -10,9 +10,9 @@ torch = pytest.importorskip("torch")
 from pmp_vvc.cli import train as cli_train  # noqa: E402
 from pmp_vvc.cli.common import run_cli  # noqa: E402
 from pmp_vvc.errors import ConfigError, ModelError  # noqa: E402
-from pmp_vvc.labels import Samples  # noqa: E402
-from pmp_vvc.model import ModelConfig  # noqa: E402
-from pmp_vvc.train import TrainConfig, load_checkpoint, load_model, split_by_batch, train  # noqa: E402
+from pmp_vvc.learning.labels import Samples  # noqa: E402
+from pmp_vvc.learning.model import ModelConfig  # noqa: E402
+from pmp_vvc.learning.train import TrainConfig, load_checkpoint, load_model, split_by_batch, train  # noqa: E402
 
 torch.set_num_threads(1)
 SMALL = ModelConfig(dims=(16, 32, 32), heads=(2, 2, 2), rho=0.5)
@@ -89,7 +89,7 @@ def test_cli_rejects_bad_rho(tmp_path):
 
 
 def test_growing_set_records_each_epoch_shards(tmp_path):
-    from pmp_vvc.labels import save_shard
+    from pmp_vvc.learning.labels import save_shard
 
     shards = tmp_path / "ds" / "shards"
     shards.mkdir(parents=True)
@@ -112,7 +112,7 @@ def test_growing_set_records_each_epoch_shards(tmp_path):
 
 def test_val_dataset_samples_and_errors(tmp_path):
     from pmp_vvc.errors import InputError
-    from pmp_vvc.labels import save_shard
+    from pmp_vvc.learning.labels import save_shard
 
     shards = tmp_path / "val" / "shards"
     shards.mkdir(parents=True)
@@ -140,7 +140,7 @@ def test_evaluate_several_checkpoints(tmp_path):
 
 
 def test_validation_set_is_the_held_out_batches_or_a_dataset(tmp_path):
-    from pmp_vvc.labels import save_shard
+    from pmp_vvc.learning.labels import save_shard
 
     samples = synthetic(8)  # sources alternate batch000 / batch001
     train_set, val = cli_train.train_and_validation(samples, ["batch001"], None)

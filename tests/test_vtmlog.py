@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from pmp_vvc.codec.vtmlog import GuideStats, error_lines, log_tail, parse_log, read_log
 from pmp_vvc.errors import InputError
-from pmp_vvc.vtmlog import GuideStats, error_lines, log_tail, parse_log, read_log
 
 LOGS = Path(__file__).parent / "data" / "logs"
 
@@ -98,3 +98,20 @@ def test_truncated_and_garbage() -> None:
     ]
     with pytest.raises(InputError):
         read_log(LOGS / "nope.log")
+
+
+def test_error_lines_are_for_users() -> None:
+    """A guide's traceback and VTM's source location of our exception stay out of the error lines."""
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "/x/predictor.py", line 12, in load\n'
+        "    raise ValueError('pickled')\n"
+        "ValueError: pickled\n\n"
+        "The above exception was the direct cause of the following exception:\n\n"
+        "Traceback (most recent call last):\n"
+        '  File "/x/guides.py", line 3, in f\n'
+        "pmp_vvc.errors.InputError: cannot read stored maps m.npz: pickled\n"
+        'ERROR: In function "guarded" in ../../cpp/encoder/Guarded.h:23: pmp-vvc guide: InputError: '
+        "cannot read stored maps m.npz: pickled\n"
+    )
+    assert error_lines(text) == ["pmp-vvc guide: InputError: cannot read stored maps m.npz: pickled"]

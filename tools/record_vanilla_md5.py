@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import Clip  # noqa: E402
-from pmp_vvc.demo import make_demo_clip  # noqa: E402
+from pmp_vvc.evaluation.demo import make_demo_clip  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden" / "vanilla_md5.json"
 POINTS = {"clip128": (128, 128, 2, (37, 32)), "clip_odd": (136, 72, 1, (37,))}

@@ -14,7 +14,11 @@ class InputError(PmpError):
 
 
 class EncodeError(PmpError):
-    """An encoder or decoder run failed; the message carries the tail of its log."""
+    """An encoder or decoder run failed; the message is one line, ``log_tail`` the end of its log."""
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
 
 
 class ModelError(PmpError):

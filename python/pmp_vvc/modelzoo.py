@@ -13,13 +13,13 @@ recommended operating point (model and encoder options): the one place to change
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from pmp_vvc.errors import ModelError
+from pmp_vvc.files import file_sha256
 
 __all__ = [
     "CONSERVATIVE_POINT",
@@ -30,6 +30,7 @@ __all__ = [
     "OperatingPoint",
     "default_point_label",
     "default_point_options",
+    "is_model_name",
     "model_path",
     "models_dir",
     "resolve_model",
@@ -98,11 +99,7 @@ def models_dir() -> Path:
 @cache
 def _verified(path: Path, sha256: str) -> bool:
     """Hash ``path`` and compare (cached: each installed file is hashed at most once per process)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest() == sha256
+    return file_sha256(path) == sha256
 
 
 def model_path(name: str) -> Path:
@@ -127,6 +124,11 @@ def model_path(name: str) -> Path:
             "reinstall pmp-vvc (`pip install .`)"
         )
     return path
+
+
+def is_model_name(text: str) -> bool:
+    """Tell whether ``text`` names a shipped model or is ``default`` (names win over files of that name)."""
+    return text == DEFAULT or text in MODELS
 
 
 def resolve_model(spec: str | Path) -> Path:

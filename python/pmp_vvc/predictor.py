@@ -10,7 +10,7 @@ only rules on nodes inside the picture); otherwise they stay at zero. The oracle
 maps are exact).
 
 * :class:`ModelPredictor`: onnxruntime on the picture's blocks in one batch, inputs cut by
-  :func:`pmp_vvc.labels.extract_blocks` exactly as for training.
+  :func:`pmp_vvc.modelio.extract_blocks` exactly as for training.
 * :class:`StoredMaps`: maps kept per POC (replay; ``--PMPGuide=replay:<npz>``), and :func:`oracle_maps`:
   one-hot maps of an anchor's partition dump (``--PMPGuide=oracle:<dump>``, or a path pattern with
   ``{qp}``: :class:`OracleByQp`), the ceiling of the method.
@@ -27,14 +27,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pmp_vvc.buildinfo import extension
+from pmp_vvc.codec.buildinfo import extension
+from pmp_vvc.codec.options import MapGuideOptions
+from pmp_vvc.codec.partition import BLOCK_SIZE, PartitionMaps, cus_to_maps, read_dump, search_state_table
 from pmp_vvc.errors import ConfigError, InputError, ModelError
-from pmp_vvc.labels import extract_blocks
-from pmp_vvc.partition import BLOCK_SIZE, PartitionMaps, cus_to_maps, read_dump, search_state_table
+from pmp_vvc.modelio import OUTPUTS, extract_blocks, open_session, run_session
 
 FloatArray = npt.NDArray[np.float32]
-QT_CLASSES, MTT_CLASSES, MTT_LAYERS = 4, 3, 3
-QT_GRID, MTT_GRID = 8, 16
+_DEFAULTS = MapGuideOptions()
+# The map shapes of the model's outputs (pmp_vvc.modelio.OUTPUTS), which the oracle and stored maps share.
+QT_CLASSES, QT_GRID = OUTPUTS["qt"][1], OUTPUTS["qt"][2]
+MTT_CLASSES, MTT_LAYERS, MTT_GRID = OUTPUTS["mtt"][1], OUTPUTS["mtt"][2], OUTPUTS["mtt"][3]
 TRAINING_BIT_DEPTH = 8  # the model was trained on 8-bit sources divided by 255
 
 
@@ -110,7 +113,7 @@ class ModelPredictor:
     """The ONNX partition-map model as a map source (onnxruntime, CPU).
 
     Args:
-        path: the ONNX file (interface of :mod:`pmp_vvc.export`).
+        path: the ONNX file (interface of :mod:`pmp_vvc.modelio`).
         threads: onnxruntime intra-op threads (1 for a fair comparison with single-threaded VTM).
         edge_blocks: also predict the 64x64 blocks that cross the picture's right/bottom edge.
 
@@ -119,12 +122,9 @@ class ModelPredictor:
     """
 
     def __init__(self, path: str | Path, threads: int = 1, edge_blocks: bool = False) -> None:
-        from pmp_vvc.export import open_session
-
         self.path = Path(path)
         self.edge_blocks = edge_blocks
-        if threads < 1:
-            raise ConfigError(f"--PMPThreads must be >= 1, got {threads}")
+        MapGuideOptions(threads=threads)  # checks the thread count
         if not self.path.is_file():
             raise ModelError(f"model file {self.path} does not exist")
         if not os.access(self.path, os.R_OK):
@@ -139,8 +139,6 @@ class ModelPredictor:
         so that a block crossing the right/bottom edge sees the picture continue smoothly rather than the
         zero padding of a picture's top/left context, which would look like a strong edge to the model.
         """
-        from pmp_vvc.export import run_session
-
         height, width = luma.shape
         out = empty_maps(width, height)
         origins, predicted = block_grid(width, height)
@@ -250,8 +248,9 @@ def oracle_source(spec: str) -> StoredMaps | OracleByQp:
     return OracleByQp(spec) if "{qp}" in spec else oracle_maps(spec)
 
 
-def map_guide(source: Any, level: int = 2, threshold: float = 0.0, edge_blocks: bool = False,
-              qt_threshold: float = -1.0, chroma_luma: int = 0) -> Any:
+def map_guide(source: Any, level: int = _DEFAULTS.level, threshold: float = _DEFAULTS.threshold,
+              edge_blocks: bool = False, qt_threshold: float = _DEFAULTS.qt_threshold,
+              chroma_luma: int = _DEFAULTS.chroma_luma) -> Any:
     """Build a :class:`MapGuide` (C++) fed by ``source`` at ``level`` 0..3 and confidence ``threshold``.
 
     ``edge_blocks``: also rule inside 64x64 blocks that cross the picture edge (oracle maps are exact
@@ -263,13 +262,6 @@ def map_guide(source: Any, level: int = 2, threshold: float = 0.0, edge_blocks: 
     Raises:
         ConfigError: level outside 0..3, a threshold outside [0, 1], or a negative chroma ratio.
     """
-    if level not in (0, 1, 2, 3):
-        raise ConfigError(f"--PMPLevel must be 0, 1, 2 or 3, got {level}")
-    if not 0.0 <= threshold <= 1.0:
-        raise ConfigError(f"--PMPThreshold must be in [0, 1], got {threshold}")
-    if qt_threshold > 1.0:
-        raise ConfigError(f"--PMPQtThreshold must be <= 1 (negative: --PMPThreshold), got {qt_threshold}")
-    if chroma_luma < 0:
-        raise ConfigError(f"--PMPChromaLuma must be 0 (off) or positive, got {chroma_luma}")
+    MapGuideOptions(level=level, threshold=threshold, qt_threshold=qt_threshold, chroma_luma=chroma_luma)
     return extension().MapGuide(source, level=level, threshold=threshold, edge_blocks=edge_blocks,
                                 qt_threshold=qt_threshold, chroma_luma=chroma_luma)

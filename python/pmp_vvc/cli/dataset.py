@@ -10,6 +10,7 @@ Example::
 
     pmp-dataset ../shared/data/train --name train-256 --budget-mpix 20 --jobs 2 \
         --exclude-crops ../shared/data/labels/vtm23.13-ai-256/batch011/crops.npz
+    pmp-dataset /shared/photos --out /shared/labels/x --executor dask --scheduler tcp://head:8786
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pmp_vvc.cli.common import parent_parser, run_cli, setup_logging
+from pmp_vvc.cli.common import executor_parser, parent_parser, run_cli, setup_logging
 from pmp_vvc.errors import ConfigError, InputError
 
 log = logging.getLogger("pmp_vvc.cli.dataset")
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the pmp-dataset argument parser."""
     p = argparse.ArgumentParser(prog="pmp-dataset", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                parents=[parent_parser()])
+                                parents=[parent_parser(), executor_parser()])
     p.add_argument("sources", nargs="+", type=Path,
                    help="image files/folders (PNG/JPEG) and/or per-sequence .cfg files of YUV sequences")
     p.add_argument("--name", default="train", help="dataset name (folder under the cache; default train)")
@@ -43,7 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group", type=int, default=8, help="crops per encoder run / shard (default 8)")
     p.add_argument("--qp", type=int, nargs="+", help="QPs (default 22 27 32 37)")
     p.add_argument("--seed", type=int, default=0, help="seed of the crop plan (default 0)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel encoder processes (default 1)")
     p.add_argument("--frame-step", type=int, default=8,
                    help="YUV sequences: use every N-th frame (default 8)")
     p.add_argument("--exclude", action="append", default=[], metavar="NAME",
@@ -68,8 +68,8 @@ def _excluded(args: argparse.Namespace) -> set[str]:
 
 
 def _print_stats(out: Path) -> None:
-    from pmp_vvc import dataset
-    from pmp_vvc.labels import concat, label_statistics, load_shard
+    from pmp_vvc.learning import dataset
+    from pmp_vvc.learning.labels import concat, label_statistics, load_shard
 
     paths = dataset.shard_paths(out)
     if not paths:
@@ -89,23 +89,25 @@ def _print_stats(out: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run pmp-dataset; returns the exit code."""
-    from pmp_vvc import dataset
+    from pmp_vvc.evaluation.executors import make_executor
+    from pmp_vvc.learning import dataset, sources
 
     args = build_parser().parse_args(argv)
     setup_logging(args)
     if args.stats:
         _print_stats(args.out or dataset.default_out_dir(args.name))
         return 0
-    if args.jobs < 1 or args.group < 1 or args.budget_mpix <= 0:
+    jobs = 1 if args.jobs is None else args.jobs
+    if jobs < 1 or args.group < 1 or args.budget_mpix <= 0:
         raise ConfigError("--jobs and --group must be >= 1 and --budget-mpix > 0")
     cfgs = [s for s in args.sources if s.suffix == ".cfg"]
     images = [s for s in args.sources if s.suffix != ".cfg"]
-    sources = []
+    found = []
     if images:
-        sources += dataset.find_images(images, exclude=_excluded(args))
+        found += sources.find_images(images, exclude=_excluded(args))
     if cfgs:
-        sources += dataset.sequence_sources(cfgs, frame_step=args.frame_step)
-    crops = dataset.plan_crops(sources, int(args.budget_mpix * 1e6), args.crop, args.seed)
+        found += sources.sequence_sources(cfgs, frame_step=args.frame_step)
+    crops = sources.plan_crops(found, int(args.budget_mpix * 1e6), args.crop, args.seed)
     plan = dataset.DatasetPlan(tuple(crops), dataset.qps_from(args.qp), args.group, ())
     out = args.out or dataset.default_out_dir(args.name)
     log.info("pmp-dataset: %d crops of %dx%d from %d sources, %d shards x %d QPs -> %s", len(crops),
@@ -115,7 +117,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("[%d/%d] %s: %d blocks, %.1f CPU-s", done, total, record["shard"], record["blocks"],
                  record["cpu_seconds"])
 
-    manifest = dataset.build_dataset(plan, out, jobs=args.jobs, progress=progress, max_units=args.max_shards)
+    executor = make_executor(args.executor, jobs, args.scheduler)
+    try:
+        manifest = dataset.build_dataset(
+            plan, out, progress=progress, max_units=args.max_shards, executor=executor
+        )
+    finally:
+        executor.close()
     log.info("pmp-dataset: %d shards, %d blocks in %s", len(manifest["shards"]), manifest["blocks"], out)
     return 0
 

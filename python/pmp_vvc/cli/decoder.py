@@ -8,10 +8,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from pmp_vvc.buildinfo import extension
 from pmp_vvc.cli.common import native_entry
-from pmp_vvc.outputs import run_removing_failed_outputs
-from pmp_vvc.vtmargs import check_decoder_args
+from pmp_vvc.codec.buildinfo import extension
+from pmp_vvc.codec.process import run_removing_failed_outputs
+from pmp_vvc.codec.vtmcfg import check_decoder_args
 
 
 def main(argv: Sequence[str] | None = None) -> int:

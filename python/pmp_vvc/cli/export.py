@@ -47,11 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from pmp_vvc.errors import ConfigError
-    from pmp_vvc.evaluate import all_accuracies
-    from pmp_vvc.export import export_onnx, latency, open_session, parity, run_session
-    from pmp_vvc.flops import count_macs
-    from pmp_vvc.model import count_parameters
-    from pmp_vvc.train import load_checkpoint, load_model
+    from pmp_vvc.learning.evaluate import all_accuracies
+    from pmp_vvc.learning.export import export_onnx, latency, parity
+    from pmp_vvc.learning.flops import count_macs
+    from pmp_vvc.learning.model import count_parameters
+    from pmp_vvc.learning.train import load_checkpoint, load_model
+    from pmp_vvc.modelio import open_session, run_session
 
     torch.set_num_threads(1)
     try:
@@ -74,8 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"latency_ms_{width}x{height}_batch{blocks}": 1e3 * latency(sess, blocks, args.repeats),
     }
     if args.labels:
-        from pmp_vvc.labels import starter_samples
-        from pmp_vvc.train import split_by_batch
+        from pmp_vvc.learning.labels import starter_samples
+        from pmp_vvc.learning.train import split_by_batch
 
         _, val = split_by_batch(starter_samples(args.labels), tuple(args.val_batches.split(",")))
         luma, qp = val.normalised_luma(), val.qp.astype(np.float32)

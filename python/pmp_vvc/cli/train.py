@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pmp_vvc.cli.common import parent_parser, run_cli, setup_logging
+from pmp_vvc.files import write_json_atomic
 
 if TYPE_CHECKING:
-    from pmp_vvc.labels import Samples
+    from pmp_vvc.learning.labels import Samples
 
 DEFAULT_LABELS = "../shared/data/labels/vtm23.13-ai-256"
 DEFAULT_VAL = "batch011,batch012"
@@ -75,15 +76,13 @@ class GrowingSet:
 
     def __call__(self, epoch: int) -> Samples:
         """Return the samples of ``epoch``."""
-        from pmp_vvc.dataset import shard_paths
-        from pmp_vvc.labels import concat, load_shard
+        from pmp_vvc.learning.dataset import shard_paths
+        from pmp_vvc.learning.labels import concat, load_shard
 
         used: dict[str, list[str]] = json.loads(self.record.read_text()) if self.record.is_file() else {}
         if str(epoch) not in used:
             used[str(epoch)] = [str(p) for f in self.folders for p in shard_paths(f)]
-            tmp = self.record.with_name(self.record.name + ".tmp")
-            tmp.write_text(json.dumps(used))
-            tmp.replace(self.record)
+            write_json_atomic(self.record, used, indent=None)
         for path in used[str(epoch)]:
             if path not in self.cache:
                 self.cache[path] = load_shard(path)
@@ -96,9 +95,9 @@ _COLS = ("qt", "qt16", "mtt1", "mtt2", "mtt3", "direction1", "direction2", "dire
 
 def dataset_samples(folder: Path) -> Samples:
     """Every finished shard of a pmp-dataset folder as one sample set."""
-    from pmp_vvc.dataset import shard_paths
     from pmp_vvc.errors import InputError
-    from pmp_vvc.labels import concat, load_shard
+    from pmp_vvc.learning.dataset import shard_paths
+    from pmp_vvc.learning.labels import concat, load_shard
 
     paths = shard_paths(folder)
     if not paths:
@@ -113,7 +112,7 @@ def train_and_validation(samples: Samples, val_batches: Sequence[str], val_datas
     The batches ``val_batches`` are held out of training; they are the validation set unless
     ``val_dataset`` (a pmp-dataset folder) is given, whose samples are then.
     """
-    from pmp_vvc.train import split_by_batch
+    from pmp_vvc.learning.train import split_by_batch
 
     train_set, held_out = split_by_batch(samples, tuple(val_batches))
     return train_set, (dataset_samples(val_dataset) if val_dataset is not None else held_out)
@@ -122,8 +121,8 @@ def train_and_validation(samples: Samples, val_batches: Sequence[str], val_datas
 def evaluate_checkpoints(paths: Sequence[Path], train_set: Samples, val_set: Samples, rho: float | None
                          ) -> dict[str, dict[str, dict[str, float]]]:
     """Accuracy tables of checkpoints (named by their run folder) and of the per-QP constant baseline."""
-    from pmp_vvc.evaluate import accuracy_table, constant_baseline
-    from pmp_vvc.train import load_model, predict
+    from pmp_vvc.learning.evaluate import accuracy_table, constant_baseline
+    from pmp_vvc.learning.train import load_model, predict
 
     true = {"qt": val_set.qt, "mtt": val_set.mtt, "direction": val_set.direction}
     tables = {}
@@ -153,8 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from pmp_vvc.errors import ConfigError
-    from pmp_vvc.labels import cache_dir, concat, load_shard, starter_samples
-    from pmp_vvc.train import TrainConfig, train
+    from pmp_vvc.learning.labels import cache_dir, concat, load_shard, starter_samples
+    from pmp_vvc.learning.train import TrainConfig, train
 
     if not 0.0 < args.rho <= 1.0:
         raise ConfigError(f"--rho must be in (0, 1], got {args.rho}")

@@ -1,16 +1,16 @@
 """Figures of a run (matplotlib, Agg backend): RD curves and a TS / BD-rate bar chart.
 
-Only this module imports matplotlib; it reads a :class:`pmp_vvc.report.RunSummary`.
+Only this module imports matplotlib; it reads a :class:`pmp_vvc.evaluation.report.RunSummary`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
-from pmp_vvc.report import RunSummary
+from pmp_vvc.evaluation.report import RunSummary
+from pmp_vvc.files import atomic_path
 
 __all__ = ["plot_bars", "plot_rd", "write_plots"]
 
@@ -25,9 +25,8 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
+    with atomic_path(path, keep_suffix=True) as tmp:
+        fig.savefig(tmp, dpi=110)
 
 
 def plot_rd(summary: RunSummary, path: str | Path) -> Path:

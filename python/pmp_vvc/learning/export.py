@@ -1,10 +1,9 @@
 """ONNX export of the partition-map network, its checks, and onnxruntime timing.
 
-The ONNX graph has inputs ``luma`` (B,1,68,68) float32 in [0,1] and ``qp`` (B,) float32, outputs ``qt``
-(B,4,8,8), ``mtt`` (B,3,3,16,16) and ``direction`` (B,3,3,16,16) logits (layout: batch, class, layer,
-row, col), a dynamic batch axis and the pruning ratio fixed (TopK/Gather/ScatterElements with static
-sizes). Torch is imported only by :func:`export_onnx` and :func:`parity`; :func:`open_session` and
-:func:`latency` need only onnxruntime.
+The ONNX graph follows the contract of :mod:`pmp_vvc.modelio` (inputs ``luma`` and ``qp``, outputs
+``qt``, ``mtt``, ``direction`` logits, a dynamic batch axis), with the pruning ratio fixed
+(TopK/Gather/ScatterElements with static sizes). Torch is imported only by :func:`export_onnx` and
+:func:`parity`; :func:`latency` needs only onnxruntime.
 """
 
 from __future__ import annotations
@@ -19,15 +18,13 @@ import numpy as np
 import numpy.typing as npt
 
 from pmp_vvc.errors import ModelError
+from pmp_vvc.modelio import INPUTS, OUTPUTS, run_session
 
 if TYPE_CHECKING:
     import onnxruntime as ort
 
-    from pmp_vvc.model import PartitionNet
+    from pmp_vvc.learning.model import PartitionNet
 
-INPUTS: dict[str, list[Any]] = {"luma": ["batch", 1, 68, 68], "qp": ["batch"]}
-OUTPUTS: dict[str, list[Any]] = {"qt": ["batch", 4, 8, 8], "mtt": ["batch", 3, 3, 16, 16],
-                                 "direction": ["batch", 3, 3, 16, 16]}
 
 
 def export_onnx(model: PartitionNet, path: str | Path, opset: int = 17,
@@ -53,39 +50,6 @@ def export_onnx(model: PartitionNet, path: str | Path, opset: int = 17,
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(proto, str(path))
-
-
-def open_session(path: str | Path, threads: int = 1) -> ort.InferenceSession:
-    """Open an onnxruntime session (CPU, ``threads`` intra-op threads) after checking inputs and outputs."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-    try:
-        sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-    except Exception as err:  # onnxruntime raises its own exception types
-        raise ModelError(f"cannot load ONNX model {path}: {err}") from err
-    got_in: dict[str, list[Any]] = {i.name: list(i.shape) for i in sess.get_inputs()}
-    want_in = INPUTS
-    if set(got_in) != set(want_in) or any(got_in[k][1:] != v[1:] for k, v in want_in.items()):
-        raise ModelError(f"{path}: inputs {got_in} do not match the expected {INPUTS}")
-    if {o.name for o in sess.get_outputs()} != set(OUTPUTS):
-        raise ModelError(f"{path}: outputs {[o.name for o in sess.get_outputs()]} are not {list(OUTPUTS)}")
-    try:  # output shapes may be symbolic in the graph: check them on a real run of two blocks
-        outs = run_session(sess, np.zeros((2, 1, 68, 68), np.float32), np.array([22.0, 37.0], np.float32))
-    except Exception as err:
-        raise ModelError(f"{path}: the model fails on a test batch: {err}") from err
-    for name, want in OUTPUTS.items():
-        if list(outs[name].shape) != [2, *want[1:]]:
-            raise ModelError(f"{path}: output {name} has shape {outs[name].shape}, expected {[2, *want[1:]]}")
-    return sess
-
-
-def run_session(sess: ort.InferenceSession, luma: npt.NDArray[np.float32],
-                qp: npt.NDArray[np.float32]) -> dict[str, npt.NDArray[np.float32]]:
-    """Run a session on luma (B,1,68,68) and qp (B,); return the named logits."""
-    outs = sess.run(list(OUTPUTS), {"luma": luma.astype(np.float32), "qp": qp.astype(np.float32).reshape(-1)})
-    return dict(zip(OUTPUTS, outs, strict=True))
 
 
 def parity(model: PartitionNet, sess: ort.InferenceSession, luma: npt.NDArray[np.float32],

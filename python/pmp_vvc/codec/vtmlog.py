@@ -33,6 +33,7 @@ __all__ = [
     "log_tail",
     "parse_log",
     "read_log",
+    "user_message",
 ]
 
 _FLOAT = r"(-?(?:\d+(?:\.\d*)?|inf|nan|1\.#INF))"
@@ -52,6 +53,9 @@ _COUNTERS = re.compile(r"^PMP counters:\s*(.*)$")
 _GUIDE = re.compile(r"^PMP guide:\s*(.*)$")
 _KV = re.compile(r"(\w+)=(\S+)")
 _ERROR = re.compile(r"^(command line error:.*|Error.*|ERROR.*|.*[Ee]rror:.*|Unknown option.*)$")
+# VTM's THROW prefix: where in our (or VTM's) source the exception was thrown; no message for a user.
+_WHERE = re.compile(r'^(?:ERROR:\s*)?In function "[^"]*" in \S+:\d+:\s*')
+_CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
 _COUNTER_FIELDS = ("intra", "qt", "bt_h", "bt_v", "tt_h", "tt_v")
 
 
@@ -243,20 +247,51 @@ def read_log(path: str | Path) -> EncoderLog:
         raise InputError(f"cannot read encoder log {path}: {err.strerror}") from None
 
 
+def _without_tracebacks(lines: list[str]) -> list[str]:
+    """Drop Python tracebacks (a guide's, printed to the log) with their exception lines."""
+    kept: list[str] = []
+    in_traceback = False
+    for line in lines:
+        if line.startswith("Traceback (most recent call last):"):
+            in_traceback = True
+            continue
+        if in_traceback:
+            if line.startswith((" ", "\t")) or not line.strip():
+                continue
+            in_traceback = False
+            continue  # the exception line that ends the traceback
+        if line.startswith(_CHAINED):
+            continue
+        kept.append(line)
+    return kept
+
+
+def user_message(line: str) -> str:
+    """Return an error line as a user reads it: without VTM's ``In function "f" in <file>:<line>:``."""
+    return _WHERE.sub("", line.strip()).strip()
+
+
 def error_lines(text: str) -> list[str]:
-    """Lines of a log that state an error (the message of an uncaught VTM exception included)."""
+    """Lines of a log that state an error (the message of an uncaught VTM exception included).
+
+    Python tracebacks are left out (their message is in VTM's error line), and our source paths are cut
+    from VTM's exception messages (:func:`user_message`).
+    """
     found: list[str] = []
-    lines = text.splitlines()
+    lines = _without_tracebacks(text.splitlines())
     for i, line in enumerate(lines):
         stripped = line.strip()
+        message = ""
         if stripped.startswith("what():"):
             rest = stripped[len("what():") :].strip()
             if not rest:  # VTM puts the message on the next non-empty line
                 rest = next((x.strip() for x in lines[i + 1 :] if x.strip()), "")
-            if rest:
-                found.append(rest)
-        elif _ERROR.match(stripped) and stripped not in found:
-            found.append(stripped)
+            message = rest
+        elif _ERROR.match(stripped):
+            message = stripped
+        message = user_message(message)
+        if message and message not in found:
+            found.append(message)
     return found
 
 

@@ -17,15 +17,15 @@ import dataclasses
 import io
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pmp_vvc.bdrate import BDResult, RDPoint, compare
-from pmp_vvc.encodejob import EncodeResult
-from pmp_vvc.timesaving import TimeSummary, summarize
+from pmp_vvc.evaluation.bdrate import BDResult, RDPoint, compare
+from pmp_vvc.evaluation.jobs import EncodeResult
+from pmp_vvc.evaluation.timesaving import TimeSummary, enc_t_of_ratios, summarize, time_saving
+from pmp_vvc.files import write_text_atomic
 
 __all__ = [
     "RUN_SCHEMA",
@@ -201,7 +201,7 @@ def _class_summary(name: str, seqs: Sequence[SequenceSummary]) -> ClassSummary:
         bd_psnr_y=bd("bd_psnr_y"),
         bd_psnr_yuv=bd("bd_psnr_yuv"),
         mean_ts=_mean([s.time.mean_ts for s in have if s.time is not None]),
-        enc_t=math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else math.nan,
+        enc_t=enc_t_of_ratios(ratios),
         rdc_reduction_luma=_mean(luma) if luma and None not in luma else None,
         rdc_reduction_total=_mean(total) if total and None not in total else None,
     )
@@ -290,9 +290,7 @@ def _table_rows(summary: RunSummary) -> list[list[str]]:
                 s.name,
                 s.bd,
                 t.mean_ts if t else math.nan,
-                math.exp(sum(map(math.log, s.time_ratios)) / len(s.time_ratios))
-                if s.time_ratios
-                else math.nan,
+                enc_t_of_ratios(s.time_ratios),
                 t.rdc_reduction_luma if t else None,
                 t.rdc_reduction_total if t else None,
             )
@@ -342,7 +340,7 @@ def markdown(summary: RunSummary) -> str:
     )
     for s in summary.sequences:
         for a, t in zip(s.anchor, s.test, strict=True):
-            ts = 100 * (a.cpu_time - t.cpu_time) / a.cpu_time if a.cpu_time > 0 else math.nan
+            ts = time_saving(a.cpu_time, t.cpu_time)
             out.write(
                 f"| {s.name} | {a.qp} | {a.rate:.2f} | {a.psnr_y:.4f} | {a.cpu_time:.2f} | {t.rate:.2f} "
                 f"| {t.psnr_y:.4f} | {t.cpu_time:.2f} | {_fmt(ts, '.1f', '%')} |\n"
@@ -388,8 +386,7 @@ def _csv(summary: RunSummary) -> str:
         ]
     )
     for s in summary.sequences:
-        ratios = s.time_ratios
-        enc = math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else math.nan
+        enc = enc_t_of_ratios(s.time_ratios)
         writer.writerow(
             _clean(
                 [
@@ -430,12 +427,6 @@ def _csv(summary: RunSummary) -> str:
     return out.getvalue()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_reports(summary: RunSummary, out_dir: str | Path) -> list[Path]:
     """Write ``summary.csv``, ``summary.json`` and ``summary.md`` into ``out_dir``; return their paths."""
     out = Path(out_dir)
@@ -446,5 +437,5 @@ def write_reports(summary: RunSummary, out_dir: str | Path) -> list[Path]:
         "summary.md": markdown(summary),
     }
     for name, text in files.items():
-        _write_atomic(out / name, text)
+        write_text_atomic(out / name, text)
     return [out / name for name in files]

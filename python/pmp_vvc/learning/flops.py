@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 
-from pmp_vvc.model import PartitionNet
+from pmp_vvc.learning.model import PartitionNet
 
 
 def count_macs(model: PartitionNet) -> tuple[int, dict[str, int]]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from pmp_vvc.buildinfo import extension
+from pmp_vvc.codec.buildinfo import extension
+from pmp_vvc.codec.options import MAP_GUIDE_SOURCES, MapGuideOptions
 from pmp_vvc.errors import ConfigError
 
 extension()  # a missing build fails here with the "was it built?" message, not with an ImportError
@@ -72,17 +73,6 @@ def parse_guide_spec(spec: str) -> tuple[str, dict[str, int]]:
     return name, kwargs
 
 
-MAP_GUIDE_SOURCES = ("oracle", "replay")
-
-
-def _number(options: Mapping[str, str], key: str, default: str, kind: type[int] | type[float]) -> int | float:
-    text = options.get(key, "") or default
-    try:
-        return kind(text)
-    except ValueError:
-        raise ConfigError(f"--{key}={text!r} is not a valid {kind.__name__}") from None
-
-
 def guide_from_options(options: Mapping[str, str]) -> Guide | None:
     """Build the guide named by the encoder's ``--PMPGuide``/``--PMPModel`` options (None for none).
 
@@ -92,7 +82,8 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
     path with ``{qp}`` picks the dump of the slice QP) and
     ``--PMPGuide=replay:NPZ`` stored maps (:class:`pmp_vvc.predictor.StoredMaps`). These three drive the
     C++ map guide with ``--PMPLevel``, ``--PMPThreshold``, ``--PMPQtThreshold`` and
-    ``--PMPChromaLuma``. Other names are the built-in rule guides.
+    ``--PMPChromaLuma`` (defaults: :class:`pmp_vvc.codec.options.MapGuideOptions`). Other names are the
+    built-in rule guides.
 
     Raises:
         ConfigError: bad option values or an unknown guide.
@@ -106,25 +97,27 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
     spec = options.get("PMPGuide", "")
     name, _, arg = spec.partition(":")
     if model or name in MAP_GUIDE_SOURCES:
-        level = int(_number(options, "PMPLevel", "2", int))
-        threshold = float(_number(options, "PMPThreshold", "0", float))
-        qt_threshold = float(_number(options, "PMPQtThreshold", "-1", float))
-        chroma_luma = int(_number(options, "PMPChromaLuma", "0", int))
+        opts = MapGuideOptions.parse(options)
         if model:
             if spec and spec != "model":
                 raise ConfigError(f"--PMPModel cannot be combined with --PMPGuide={spec!r}")
-            threads = int(_number(options, "PMPThreads", "1", int))
-            edges = bool(_number(options, "PMPEdgeBlocks", "1", int))
+            edges = opts.edge_blocks
             source: object = predictor.ModelPredictor(
-                modelzoo.resolve_model(model), threads=threads, edge_blocks=edges
+                modelzoo.resolve_model(model), threads=opts.threads, edge_blocks=edges
             )
         elif not arg:
             raise ConfigError(f"--PMPGuide={spec!r}: give a file, e.g. --PMPGuide={name}:FILE")
         else:
             source = predictor.oracle_source(arg) if name == "oracle" else predictor.StoredMaps.load(arg)
             edges = name == "oracle"
-        guide = predictor.map_guide(source, level=level, threshold=threshold, edge_blocks=edges,
-                                    qt_threshold=qt_threshold, chroma_luma=chroma_luma)
+        guide = predictor.map_guide(
+            source,
+            level=opts.level,
+            threshold=opts.threshold,
+            edge_blocks=edges,
+            qt_threshold=opts.qt_threshold,
+            chroma_luma=opts.chroma_luma,
+        )
         return guide  # type: ignore[no-any-return]
     if not spec:
         return None

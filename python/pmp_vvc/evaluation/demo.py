@@ -9,12 +9,12 @@ coded (the all-intra cfg's 8 would code only the first). Nothing is read from ``
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from pmp_vvc.errors import ConfigError
+from pmp_vvc.files import write_bytes_atomic
 
 __all__ = ["DEMO_PHOTOS", "make_demo_clip", "rgb_to_yuv420"]
 
@@ -92,7 +92,5 @@ def make_demo_clip(
     for path, data in ((yuv, b"".join(planes)), (cfg, text.encode())):
         if path.is_file() and path.read_bytes() == data:
             continue
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, data)
     return cfg

@@ -3,7 +3,7 @@
 A sample is one 64x64 luma block of one coded picture at one QP. Its input is the original luma of the
 block plus 4 rows above and 4 columns to its left; context outside the picture is **zero** (after
 normalisation 0.0 is below any legal limited-range sample, so the model sees where the picture edge is).
-Targets are the luma-tree maps of :mod:`pmp_vvc.partition`: QT depth (8,8), MTT depth *increments* per
+Targets are the luma-tree maps of :mod:`pmp_vvc.codec.partition`: QT depth (8,8), MTT depth *increments* per
 layer (3,16,16) and directions per layer (3,16,16), -1 where the block leaves the picture.
 
 Samples are stored as npz shards (:func:`save_shard` / :func:`load_shard`); :func:`starter_samples` builds
@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from pmp_vvc.codec.partition import PartitionMaps, cus_to_maps
 from pmp_vvc.errors import InputError
-from pmp_vvc.partition import BLOCK_SIZE, PartitionMaps, cus_to_maps
+from pmp_vvc.files import atomic_path
+from pmp_vvc.modelio import SAMPLE_SIZE, extract_blocks
 
-CONTEXT = 4
-SAMPLE_SIZE = BLOCK_SIZE + CONTEXT
 QPS = (22, 27, 32, 37)
 SHARD_VERSION = 1
 STARTER_LABEL_ENCODER = "VTM-23.13 vanilla, encoder_intra_vtm.cfg, TemporalSubsampleRatio 1"
@@ -66,17 +66,6 @@ def normalise(luma: npt.NDArray[np.integer], bit_depth: int) -> npt.NDArray[np.f
     return (luma.astype(np.float32) / np.float32((1 << bit_depth) - 1)).astype(np.float32)
 
 
-def extract_blocks(plane: npt.NDArray[np.integer], origins: npt.NDArray[np.int64]) -> npt.NDArray[np.uint16]:
-    """68x68 inputs for blocks at ``origins`` (x, y) of a luma plane; zero outside the picture."""
-    height, width = plane.shape
-    padded = np.zeros((height + CONTEXT + BLOCK_SIZE, width + CONTEXT + BLOCK_SIZE), dtype=np.uint16)
-    padded[CONTEXT: CONTEXT + height, CONTEXT: CONTEXT + width] = plane
-    out = np.empty((len(origins), SAMPLE_SIZE, SAMPLE_SIZE), dtype=np.uint16)
-    for i, (x, y) in enumerate(origins):
-        out[i] = padded[y: y + SAMPLE_SIZE, x: x + SAMPLE_SIZE]
-    return out
-
-
 def samples_from_picture(plane: npt.NDArray[np.integer], maps: PartitionMaps, qp: int, bit_depth: int,
                          source: str) -> Samples:
     """One sample per 64x64 block of a picture, from its luma plane and luma-tree maps."""
@@ -106,7 +95,7 @@ def save_shard(path: str | Path, samples: Samples,
     """Write samples to an npz shard (atomically: temporary file, then rename).
 
     ``extra`` adds further per-sample arrays (first axis N, names not clashing with the sample fields),
-    e.g. the chroma fields of :mod:`pmp_vvc.dataset`; :func:`load_shard` ignores them,
+    e.g. the chroma fields of :mod:`pmp_vvc.learning.dataset`; :func:`load_shard` ignores them,
     :func:`load_extra` reads them.
     """
     path = Path(path)
@@ -115,11 +104,10 @@ def save_shard(path: str | Path, samples: Samples,
         if name in (*_FIELDS, "version", "bit_depth") or len(arr) != len(samples):
             raise InputError(f"extra shard field {name!r}: name clashes or length {len(arr)} != "
                              f"{len(samples)}")
-    tmp = path.with_name(path.name + ".tmp.npz")
     arrays: dict[str, Any] = {"version": SHARD_VERSION, "bit_depth": samples.bit_depth,
                               **{f: getattr(samples, f) for f in _FIELDS}, **extra}
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_path(path, keep_suffix=True) as tmp:
+        np.savez_compressed(tmp, **arrays)
 
 
 def load_extra(path: str | Path, names: tuple[str, ...]) -> dict[str, npt.NDArray[Any]]:

@@ -1,6 +1,6 @@
 """Where encodes run: a local pool (default) or an existing Dask distributed cluster.
 
-Every encode is already a child process (:func:`pmp_vvc.encodejob.run_job`), so the local executor is a
+Every encode is already a child process (:func:`pmp_vvc.evaluation.jobs.run_job`), so the local executor is a
 pool of ``jobs`` threads, each waiting on one encoder process: at most ``jobs`` encoders run at once.
 The Dask executor submits each encode as a task to ``distributed.Client(address)``; the workers must
 have pmp-vvc installed and see the input and output paths (shared file system).

@@ -1,4 +1,4 @@
-"""Resumable, deterministic CPU training of :class:`~pmp_vvc.model.PartitionNet` on label samples.
+"""Resumable, deterministic CPU training of :class:`~pmp_vvc.learning.model.PartitionNet` on label samples.
 
 A run lives in one directory: ``last.pt`` (written atomically every few minutes and at each epoch end),
 ``best.pt`` (lowest validation loss), ``metrics.jsonl`` (one line per epoch) and the CLI's ``train.log``.
@@ -12,7 +12,6 @@ import copy
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -25,9 +24,10 @@ import torch
 import torch.nn.functional as F
 
 from pmp_vvc.errors import ConfigError, ModelError
-from pmp_vvc.evaluate import all_accuracies
-from pmp_vvc.labels import Samples
-from pmp_vvc.model import ModelConfig, PartitionNet
+from pmp_vvc.files import atomic_path
+from pmp_vvc.learning.evaluate import all_accuracies
+from pmp_vvc.learning.labels import Samples
+from pmp_vvc.learning.model import ModelConfig, PartitionNet
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "pmp-vvc-partitionnet-1"
@@ -113,10 +113,8 @@ def evaluate(model: PartitionNet, samples: Samples, batch_size: int = 256) -> di
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Write a checkpoint atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

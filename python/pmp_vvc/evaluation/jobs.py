@@ -30,18 +30,18 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pmp_vvc.codec.options import option_value
+from pmp_vvc.codec.runner import DECODER_MODULE, ENCODER_MODULE, EncodeStats, run_encoder
+from pmp_vvc.codec.vtmlog import ChannelCounters, FrameStats, GuideStats, SummaryStats, log_tail
 from pmp_vvc.errors import BuildError, EncodeError
-from pmp_vvc.modelzoo import DEFAULT, MODELS, resolve_model
-from pmp_vvc.outputs import wait_child
-from pmp_vvc.vtmlog import ChannelCounters, FrameStats, GuideStats, SummaryStats, log_tail, parse_log
+from pmp_vvc.files import file_sha256, temp_path, temp_tag, write_json_atomic
+from pmp_vvc.modelzoo import is_model_name, resolve_model
 
 __all__ = [
     "DECODER_CMD_ENV",
@@ -66,8 +66,8 @@ SCHEMA = "pmp-vvc/encode-result"
 SCHEMA_VERSION = 1
 ENCODER_CMD_ENV = "PMP_ENCODER_CMD"
 DECODER_CMD_ENV = "PMP_DECODER_CMD"
-_MODULE_ENCODER = (sys.executable, "-m", "pmp_vvc.cli.encoder")
-_MODULE_DECODER = (sys.executable, "-m", "pmp_vvc.cli.decoder")
+_MODULE_ENCODER = ENCODER_MODULE
+_MODULE_DECODER = DECODER_MODULE
 
 
 def default_encoder_cmd() -> tuple[str, ...]:
@@ -82,27 +82,9 @@ def default_decoder_cmd() -> tuple[str, ...]:
     return tuple(shlex.split(env)) if env else _MODULE_DECODER
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _model_option(options: Sequence[str]) -> tuple[int, int, str] | None:
-    """Token range and value of the ``--PMPModel`` option (``--PMPModel=V`` or ``--PMPModel V``).
-
-    The last one counts, as in VTM's option parser.
-    """
-    found = None
-    for i, opt in enumerate(options):
-        if opt.startswith("--PMPModel="):
-            found = i, i + 1, opt.split("=", 1)[1]
-        elif opt == "--PMPModel" and i + 1 < len(options):
-            found = i, i + 2, options[i + 1]
-    return found
+    """Token range and value of the ``--PMPModel`` option (the last one counts, as in VTM)."""
+    return option_value(options, "PMPModel")
 
 
 def model_sha256(options: Sequence[str]) -> str | None:
@@ -125,7 +107,7 @@ def resolve_model_option(options: Sequence[str]) -> tuple[str, ...]:
         ModelError: the shipped model is not installed or is corrupt.
     """
     found = _model_option(options)
-    if found is None or (found[2] != DEFAULT and found[2] not in MODELS):
+    if found is None or not is_model_name(found[2]):
         return tuple(options)
     start, end, value = found
     return (*options[:start], f"--PMPModel={resolve_model(value)}", *options[end:])
@@ -134,16 +116,16 @@ def resolve_model_option(options: Sequence[str]) -> tuple[str, ...]:
 def resolve_build_id(encoder_cmd: Sequence[str]) -> str:
     """Identify the encoder build behind ``encoder_cmd``.
 
-    Our module: ``pmp_vvc.buildinfo.build_id()``; any other command: the sha256 of its executable.
+    Our module: ``pmp_vvc.codec.buildinfo.build_id()``; any other command: the sha256 of its executable.
 
     Raises:
         BuildError: if our encoder is not built or the command's executable cannot be found.
     """
     if tuple(encoder_cmd) == _MODULE_ENCODER:
         try:
-            buildinfo = importlib.import_module("pmp_vvc.buildinfo")
+            buildinfo = importlib.import_module("pmp_vvc.codec.buildinfo")
         except ImportError as err:
-            raise BuildError(f"pmp_vvc.buildinfo is missing ({err}); was pmp-vvc built?") from None
+            raise BuildError(f"pmp_vvc.codec.buildinfo is missing ({err}); was pmp-vvc built?") from None
         return str(buildinfo.build_id())
     exe = shutil.which(encoder_cmd[0]) if encoder_cmd else None
     if exe is None:
@@ -257,7 +239,11 @@ class EncodeJob:
 
 @dataclass(frozen=True)
 class EncodeResult:
-    """The JSON record of one encode (schema :data:`SCHEMA` version :data:`SCHEMA_VERSION`)."""
+    """The JSON record of one encode (schema :data:`SCHEMA` version :data:`SCHEMA_VERSION`).
+
+    The job, and where and when it ran, around the encoder run's own record (:class:`EncodeStats`, the
+    type :func:`pmp_vvc.encode` returns); the JSON keeps the flat v1 layout.
+    """
 
     job: EncodeJob
     status: str
@@ -266,20 +252,11 @@ class EncodeResult:
     started: str
     finished: str
     command: tuple[str, ...]
-    exit_code: int | None
-    cpu_user: float
-    cpu_sys: float
-    wall: float
-    max_rss_kb: int
+    run: EncodeStats
     versions: Mapping[str, str]
     bitstream_bytes: int | None = None
     bitstream_sha256: str | None = None
     recon_md5: str | None = None
-    summary: SummaryStats | None = None
-    frames: tuple[FrameStats, ...] = ()
-    counters: tuple[ChannelCounters, ...] = ()
-    guide: GuideStats | None = None
-    errors: tuple[str, ...] = ()
     log_tail: str | None = None
 
     @property
@@ -288,16 +265,88 @@ class EncodeResult:
         return self.status == "ok"
 
     @property
+    def exit_code(self) -> int | None:
+        """Exit code of the encoder (None: it did not start)."""
+        return self.run.exit_code
+
+    @property
+    def cpu_user(self) -> float:
+        """User CPU seconds of the encoder process."""
+        return self.run.cpu_user
+
+    @property
+    def cpu_sys(self) -> float:
+        """System CPU seconds of the encoder process."""
+        return self.run.cpu_sys
+
+    @property
     def cpu_time(self) -> float:
         """CPU seconds (user + sys) of the encoder process."""
-        return self.cpu_user + self.cpu_sys
+        return self.run.cpu_time
+
+    @property
+    def wall(self) -> float:
+        """Wall seconds of the encoder process."""
+        return self.run.wall_time
+
+    @property
+    def max_rss_kb(self) -> int:
+        """Peak resident memory of the encoder process."""
+        return self.run.max_rss_kb
+
+    @property
+    def summary(self) -> SummaryStats | None:
+        """The log's summary table."""
+        return self.run.summary
+
+    @property
+    def frames(self) -> tuple[FrameStats, ...]:
+        """Per-picture results."""
+        return self.run.frames
+
+    @property
+    def counters(self) -> tuple[ChannelCounters, ...]:
+        """RD-check counters per tree (none for an encoder that does not print them)."""
+        return self.run.counters
+
+    @property
+    def guide(self) -> GuideStats | None:
+        """Guide statistics, if a guide ran."""
+        return self.run.guide
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """Error lines of the log."""
+        return self.run.errors
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready record, with ``schema`` and ``schema_version`` first."""
-        body = dataclasses.asdict(self)
-        body["job"]["key"] = self.job.key
-        body["job"]["encoder_cmd"] = list(self.job.encoder_cmd)
-        body["cpu_time"] = self.cpu_time
+        job = {**_plain(self.job), "key": self.job.key, "encoder_cmd": list(self.job.encoder_cmd)}
+        body = {
+            "job": job,
+            "status": self.status,
+            "run_id": self.run_id,
+            "host": self.host,
+            "started": self.started,
+            "finished": self.finished,
+            "command": list(self.command),
+            "exit_code": self.exit_code,
+            "cpu_user": self.cpu_user,
+            "cpu_sys": self.cpu_sys,
+            "wall": self.wall,
+            "max_rss_kb": self.max_rss_kb,
+            "versions": dict(self.versions),
+            "bitstream_bytes": self.bitstream_bytes,
+            "bitstream_sha256": self.bitstream_sha256,
+            "recon_md5": self.recon_md5,
+            "summary": _plain(self.summary),
+            "frames": _plain(self.frames),
+            "counters": _plain(self.counters),
+            "guide": _plain(self.guide),
+            "errors": list(self.errors),
+            "log_tail": self.log_tail,
+            "cpu_time": self.cpu_time,
+        }
         return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **body}
 
     @classmethod
@@ -317,41 +366,45 @@ class EncodeResult:
         frames = tuple(
             FrameStats(**{**f, "md5": tuple(f["md5"]) if f.get("md5") else None}) for f in data["frames"]
         )
-        return cls(
-            **{
-                k: data[k]
-                for k in (
-                    "status",
-                    "run_id",
-                    "host",
-                    "started",
-                    "finished",
-                    "exit_code",
-                    "cpu_user",
-                    "cpu_sys",
-                    "wall",
-                    "max_rss_kb",
-                    "bitstream_bytes",
-                    "bitstream_sha256",
-                    "recon_md5",
-                    "log_tail",
-                )
-            },
-            job=EncodeJob(**jd),
-            command=tuple(data["command"]),
-            versions=dict(data["versions"]),
-            summary=SummaryStats(**summary) if summary else None,
+        run = EncodeStats(
             frames=frames,
+            summary=SummaryStats(**summary) if summary else None,
             counters=tuple(ChannelCounters(**c) for c in data["counters"]),
             guide=GuideStats(**guide) if guide else None,
             errors=tuple(data["errors"]),
+            complete=data["status"] == "ok",
+            exit_code=data["exit_code"],
+            cpu_user=data["cpu_user"],
+            cpu_sys=data["cpu_sys"],
+            wall_time=data["wall"],
+            max_rss_kb=data["max_rss_kb"],
+        )
+        return cls(
+            status=data["status"],
+            run_id=data["run_id"],
+            host=data["host"],
+            started=data["started"],
+            finished=data["finished"],
+            bitstream_bytes=data["bitstream_bytes"],
+            bitstream_sha256=data["bitstream_sha256"],
+            recon_md5=data["recon_md5"],
+            log_tail=data["log_tail"],
+            job=EncodeJob(**jd),
+            command=tuple(data["command"]),
+            run=run,
+            versions=dict(data["versions"]),
         )
 
 
-def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+def _plain(value: Any) -> Any:
+    """Dataclasses, tuples and mappings as JSON-ready dicts and lists."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def load_result(path: str | Path) -> EncodeResult | None:
@@ -383,37 +436,29 @@ def _now() -> str:
 def run_job(job: EncodeJob) -> EncodeResult:
     """Run ``job`` unless already done; return its record.
 
-    The status is ``ok``, ``failed`` or ``interrupted`` (SIGINT/SIGTERM: no record is written).
-    Never raises for a failing encoder.
+    The status is ``ok``, ``failed`` or ``interrupted`` (SIGINT/SIGTERM/SIGKILL: no record is written).
+    The temporaries (``.<name>.<host>-<pid>-<random>.tmp``) are removed either way. Never raises for a
+    failing encoder.
     """
     done = load_done(job)
     if done is not None:
         return done
     out = Path(job.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
-    tmp_bin, tmp_log, tmp_rec = (out / f".{job.stem}.{tag}{s}.tmp" for s in (".bin", ".log", ".yuv"))
+    tag = temp_tag()
+    tmp_bin, tmp_log, tmp_rec = (temp_path(job.path(s), tag) for s in (".bin", ".log", ".yuv"))
     encoder_cmd = job.encoder_cmd or default_encoder_cmd()  # resolved where the job runs (Dask worker)
-    command = (*encoder_cmd, *job.vtm_args(tmp_bin, tmp_rec))
-    started, t0 = _now(), time.monotonic()
-    exit_code: int | None = None
-    usage = None
+    args = job.vtm_args(tmp_bin, tmp_rec)
+    started = _now()
     try:
-        with open(tmp_log, "wb") as log_fh:
-            try:
-                proc = subprocess.Popen(command, stdout=log_fh, stderr=subprocess.STDOUT, cwd=out)
-            except OSError as err:
-                log_fh.write(f"cannot start encoder {shlex.join(encoder_cmd)}: {err}\n".encode())
-            else:
-                exit_code, usage = wait_child(proc)
-        wall = time.monotonic() - t0
-        text = tmp_log.read_text(encoding="utf-8", errors="replace")
-        parsed = parse_log(text)
-        ok = exit_code == 0 and parsed.complete and tmp_bin.is_file() and tmp_bin.stat().st_size > 0
-        interrupted = exit_code in (-signal.SIGINT, -signal.SIGTERM)
+        run = run_encoder(args, command=encoder_cmd, log_path=tmp_log, cwd=out)
+        ok = run.ok and tmp_bin.is_file() and tmp_bin.stat().st_size > 0
+        interrupted = not ok and run.exit_code in (-signal.SIGINT, -signal.SIGTERM, -signal.SIGKILL)
         recon_md5 = None
         if ok and tmp_rec.is_file():
             recon_md5 = hashlib.md5(tmp_rec.read_bytes()).hexdigest()
+        if not ok and not run.errors:
+            run = dataclasses.replace(run, errors=(f"encoder exit code {run.exit_code}",))
         result = EncodeResult(
             job=job,
             status="ok" if ok else ("interrupted" if interrupted else "failed"),
@@ -421,29 +466,20 @@ def run_job(job: EncodeJob) -> EncodeResult:
             host=socket.gethostname(),
             started=started,
             finished=_now(),
-            command=tuple(command),
-            exit_code=exit_code,
-            cpu_user=usage.ru_utime if usage else 0.0,
-            cpu_sys=usage.ru_stime if usage else 0.0,
-            wall=wall,
-            max_rss_kb=usage.ru_maxrss if usage else 0,
+            command=(*encoder_cmd, *args),
+            run=run,
             versions=_versions(),
             bitstream_bytes=tmp_bin.stat().st_size if ok else None,
             bitstream_sha256=file_sha256(tmp_bin) if ok else None,
             recon_md5=recon_md5,
-            summary=parsed.summary,
-            frames=parsed.frames,
-            counters=parsed.counters,
-            guide=parsed.guide,
-            errors=parsed.errors if ok else (parsed.errors or (f"encoder exit code {exit_code}",)),
-            log_tail=None if ok else log_tail(text),
+            log_tail=None if ok else log_tail(run.log_text),
         )
         if interrupted:
             return result
         os.replace(tmp_log, job.path(".log"))
         if ok:
             os.replace(tmp_bin, job.path(".bin"))
-        _write_json_atomic(job.path(".json"), result.to_dict())
+        write_json_atomic(job.path(".json"), result.to_dict())
         return result
     finally:
         for tmp in (tmp_bin, tmp_log, tmp_rec):
@@ -460,7 +496,7 @@ def verify_result(result: EncodeResult, decoder_cmd: Sequence[str] | None = None
         return False, f"{result.job.stem}: no successful encode with a reconstruction MD5 to verify"
     cmd = tuple(decoder_cmd) if decoder_cmd else default_decoder_cmd()
     out = Path(result.job.out_dir)
-    tmp = out / f".{result.job.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.dec.yuv.tmp"
+    tmp = temp_path(result.job.path(".dec.yuv"))
     try:
         proc = subprocess.run(
             [*cmd, "-b", str(result.job.path(".bin")), "-o", str(tmp)],

@@ -10,7 +10,7 @@ from collections import Counter
 import numpy as np
 import numpy.typing as npt
 
-from pmp_vvc.partition import BLOCK_SIZE, SPLIT_NONE, PartitionMaps, split_decisions
+from pmp_vvc.codec.partition import BLOCK_SIZE, SPLIT_NONE, PartitionMaps, split_decisions
 
 I8 = npt.NDArray[np.int8]
 

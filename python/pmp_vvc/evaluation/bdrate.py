@@ -22,7 +22,16 @@ from dataclasses import dataclass, field
 
 from pmp_vvc.errors import ConfigError
 
-__all__ = ["METHODS", "BDResult", "RDPoint", "bd_psnr", "bd_rate", "compare", "psnr_yuv"]
+__all__ = [
+    "METHODS",
+    "BDResult",
+    "RDPoint",
+    "bd_psnr",
+    "bd_rate",
+    "bd_rate_two_points",
+    "compare",
+    "psnr_yuv",
+]
 
 METHODS = ("pchip", "cubic", "akima")
 #: Curves overlapping less than this fraction of their joint PSNR (or rate) span get a warning.
@@ -191,3 +200,28 @@ def compare(
         bd_psnr_yuv=psnrs["yuv"],
         warnings=tuple(notes),
     )
+
+
+def bd_rate_two_points(
+    anchor: Sequence[tuple[float, float]], test: Sequence[tuple[float, float]]
+) -> float:
+    """BD-rate (a fraction, not percent) of two (rate, PSNR) points per side: log-rate linear in PSNR.
+
+    The method for two QPs (the CI gate), where no cubic fit exists; ``nan`` without PSNR overlap.
+    """
+
+    def fit(pts: Sequence[tuple[float, float]]) -> tuple[float, float, float, float]:
+        (r0, p0), (r1, p1) = sorted(pts, key=lambda t: t[1])
+        slope = (math.log(r1) - math.log(r0)) / (p1 - p0)
+        return p0, p1, math.log(r0), slope
+
+    a, t = fit(anchor), fit(test)
+    lo, hi = max(a[0], t[0]), min(a[1], t[1])
+    if hi <= lo:
+        return math.nan
+
+    def mean_log_rate(f: tuple[float, float, float, float]) -> float:
+        p0, _, l0, s = f
+        return l0 + s * ((lo + hi) / 2 - p0)  # mean of a linear function over [lo, hi]
+
+    return math.exp(mean_log_rate(t) - mean_log_rate(a)) - 1

@@ -3,16 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from pmp_vvc.codec.vtmcfg import frame_bytes, merged_options, parse_cfg_text, parse_option_args
 from pmp_vvc.errors import ConfigError, InputError
-from pmp_vvc.seqcfg import (
-    class_for,
-    find_sequence_cfgs,
-    frame_bytes,
-    load_sequence,
-    merged_options,
-    parse_cfg_text,
-    parse_option_args,
-)
+from pmp_vvc.evaluation.sequences import class_for, find_sequence_cfgs, load_sequence
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev" / "sequences"
 
@@ -56,7 +49,8 @@ def test_parse_cfg_text_comments_and_overrides() -> None:
 
 def test_option_args() -> None:
     opts = parse_option_args(["--TemporalSubsampleRatio=1", "-f", "3", "--QP", "32", "--Flag", "--X=a=b"])
-    assert opts == {"TemporalSubsampleRatio": "1", "QP": "32", "X": "a=b"}
+    # VTM's short options are read too (one option reader for cfgs, pmp-encoder and pmp-run)
+    assert opts == {"TemporalSubsampleRatio": "1", "FramesToBeEncoded": "3", "QP": "32", "X": "a=b"}
 
 
 def test_load_sequence_relative_input_and_tsr(tmp_path: Path) -> None:

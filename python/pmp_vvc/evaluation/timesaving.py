@@ -15,9 +15,17 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pmp_vvc.vtmlog import ChannelCounters
+from pmp_vvc.codec.vtmlog import ChannelCounters
 
-__all__ = ["TimeSummary", "enc_t", "mean_time_saving", "rd_check_reduction", "summarize", "time_saving"]
+__all__ = [
+    "TimeSummary",
+    "enc_t",
+    "enc_t_of_ratios",
+    "mean_time_saving",
+    "rd_check_reduction",
+    "summarize",
+    "time_saving",
+]
 
 
 def time_saving(t_anchor: float, t_test: float) -> float:
@@ -41,8 +49,14 @@ def enc_t(t_anchor: Sequence[float], t_test: Sequence[float]) -> float:
         raise ValueError("anchor and test time lists differ in length")
     if not t_anchor or any(not (a > 0 and t > 0) for a, t in zip(t_anchor, t_test, strict=True)):
         return math.nan
-    logs = [math.log(t / a) for a, t in zip(t_anchor, t_test, strict=True)]
-    return math.exp(sum(logs) / len(logs))
+    return enc_t_of_ratios([t / a for a, t in zip(t_anchor, t_test, strict=True)])
+
+
+def enc_t_of_ratios(ratios: Sequence[float]) -> float:
+    """EncT of time ratios ``T_test / T_anchor`` already taken (per QP, or over a class): geometric mean."""
+    if not ratios or any(not r > 0 for r in ratios):
+        return math.nan
+    return math.exp(sum(map(math.log, ratios)) / len(ratios))
 
 
 def rd_check_reduction(

@@ -1,0 +1,129 @@
+"""The ``--PMP*`` encoder options on the Python side: their defaults and checks, once.
+
+VTM's option parser (C++, ``cpp/encoder/Hooks.cpp``) accepts the options and hands their values as text
+to the guide factory (:func:`pmp_vvc.codec.guides.guide_from_options`); :meth:`MapGuideOptions.parse`
+turns them into typed, checked values with the defaults below. The file options (:data:`PATH_OPTIONS`)
+name files, which :func:`absolute_paths` resolves against the caller's folder before an encode runs
+elsewhere (another working directory, a Dask worker).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pmp_vvc.errors import ConfigError
+
+__all__ = ["MAP_GUIDE_SOURCES", "PATH_OPTIONS", "MapGuideOptions", "absolute_paths", "option_value"]
+
+#: ``--PMPGuide=NAME:FILE`` sources whose argument is a file (map guide fed by stored or oracle maps).
+MAP_GUIDE_SOURCES = ("oracle", "replay")
+#: Options whose value is (or, for ``--PMPGuide``, may end in) a file path.
+PATH_OPTIONS = ("PMPModel", "PMPGuide", "PMPDumpPartition")
+
+
+@dataclass(frozen=True)
+class MapGuideOptions:
+    """Settings of the map guide; the defaults are those of ``pmp-encoder --help``."""
+
+    level: int = 2  # --PMPLevel: map-controlled levels, 0..3
+    threshold: float = 0.0  # --PMPThreshold: 0 hard maps, else the probability a node's modes must reach
+    qt_threshold: float = -1.0  # --PMPQtThreshold: at nodes where QT is legal; negative: threshold
+    chroma_luma: int = 0  # --PMPChromaLuma: k > 0 limits the chroma tree by the luma tree; 0 off
+    edge_blocks: bool = True  # --PMPEdgeBlocks: the model rules in blocks crossing the picture edge
+    threads: int = 1  # --PMPThreads: onnxruntime intra-op threads
+
+    def __post_init__(self) -> None:
+        if self.level not in (0, 1, 2, 3):
+            raise ConfigError(f"--PMPLevel must be 0, 1, 2 or 3, got {self.level}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"--PMPThreshold must be in [0, 1], got {self.threshold}")
+        if self.qt_threshold > 1.0:
+            raise ConfigError(
+                f"--PMPQtThreshold must be <= 1 (negative: --PMPThreshold), got {self.qt_threshold}"
+            )
+        if self.chroma_luma < 0:
+            raise ConfigError(f"--PMPChromaLuma must be 0 (off) or positive, got {self.chroma_luma}")
+        if self.threads < 1:
+            raise ConfigError(f"--PMPThreads must be >= 1, got {self.threads}")
+
+    @classmethod
+    def parse(cls, options: Mapping[str, str]) -> MapGuideOptions:
+        """Read ``PMPLevel`` ... ``PMPThreads`` from option text (missing or empty: the default).
+
+        Raises:
+            ConfigError: a value is not a number of the right kind or is out of range.
+        """
+        d = cls()
+        return cls(
+            level=int(_number(options, "PMPLevel", d.level, int)),
+            threshold=float(_number(options, "PMPThreshold", d.threshold, float)),
+            qt_threshold=float(_number(options, "PMPQtThreshold", d.qt_threshold, float)),
+            chroma_luma=int(_number(options, "PMPChromaLuma", d.chroma_luma, int)),
+            edge_blocks=bool(_number(options, "PMPEdgeBlocks", int(d.edge_blocks), int)),
+            threads=int(_number(options, "PMPThreads", d.threads, int)),
+        )
+
+
+def _number(
+    options: Mapping[str, str], key: str, default: float, kind: type[int] | type[float]
+) -> int | float:
+    text = options.get(key, "")
+    if not text:
+        return default
+    try:
+        return kind(text)
+    except ValueError:
+        raise ConfigError(f"--{key}={text!r} is not a valid {kind.__name__}") from None
+
+
+def option_value(options: Sequence[str], name: str) -> tuple[int, int, str] | None:
+    """Token range and value of the last ``--name=V`` or ``--name V`` in ``options`` (VTM: the last wins)."""
+    found = None
+    for i, opt in enumerate(options):
+        if opt.startswith(f"--{name}="):
+            found = i, i + 1, opt.split("=", 1)[1]
+        elif opt == f"--{name}" and i + 1 < len(options):
+            found = i, i + 2, options[i + 1]
+    return found
+
+
+def _absolute(value: str, base: Path) -> str:
+    return value if not value or Path(value).is_absolute() else str(base / value)
+
+
+def absolute_paths(options: Sequence[str], base: str | Path | None = None) -> tuple[str, ...]:
+    """Return ``options`` with relative file paths made absolute against ``base`` (default: the cwd).
+
+    The paths of ``--PMPModel``, ``--PMPGuide=oracle:``/``replay:`` and ``--PMPDumpPartition``; each
+    rewritten option becomes one ``--Name=<absolute>`` token. A ``--PMPModel`` value that names a shipped
+    model (or ``default``) is left alone: names win over files (:func:`pmp_vvc.modelzoo.resolve_model`).
+    """
+    from pmp_vvc.modelzoo import is_model_name
+
+    root = Path(base) if base is not None else Path.cwd()
+    out: list[str] = []
+    i = 0
+    while i < len(options):
+        opt = options[i]
+        name, eq, given = opt[2:].partition("=") if opt.startswith("--") else ("", "", "")
+        tokens = [opt]
+        if name in PATH_OPTIONS and not eq and i + 1 < len(options):
+            given = options[i + 1]
+            tokens.append(given)
+        elif name not in PATH_OPTIONS or not eq:
+            name = ""
+        value = given
+        if name == "PMPModel" and not is_model_name(given):
+            value = _absolute(given, root)
+        elif name == "PMPGuide":
+            source, colon, arg = given.partition(":")
+            if source in MAP_GUIDE_SOURCES and colon:
+                value = f"{source}:{_absolute(arg, root)}"
+        elif name == "PMPDumpPartition":
+            value = _absolute(given, root)
+        # Unchanged options keep their tokens (and so the keys of the encodes they are part of).
+        out.extend(tokens if value == given else [f"--{name}={value}"])
+        i += len(tokens)
+    return tuple(out)

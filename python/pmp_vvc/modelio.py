@@ -1,0 +1,119 @@
+"""The partition-map model's interface, written once: input blocks, ONNX inputs/outputs, sessions.
+
+The network sees one 64x64 luma block plus :data:`CONTEXT` samples of top/left context (zero outside
+the picture), i.e. (:data:`SAMPLE_SIZE`, :data:`SAMPLE_SIZE`) samples cut by :func:`extract_blocks`, and
+the QP. Its ONNX graph has inputs :data:`INPUTS` (``luma`` (B,1,68,68) float32 in [0,1], ``qp`` (B,)
+float32) and outputs :data:`OUTPUTS` (``qt`` (B,4,8,8), ``mtt`` (B,3,3,16,16), ``direction``
+(B,3,3,16,16) logits; layout batch, class[, layer], row, col), batch axis dynamic.
+
+Both sides use this module: training and export (:mod:`pmp_vvc.learning`) and the encoder at run time
+(:mod:`pmp_vvc.predictor`, which needs only numpy and onnxruntime). :func:`check_model` is what
+``pmp-run`` runs on every model before it encodes anything.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pmp_vvc.codec.partition import BLOCK_SIZE
+from pmp_vvc.errors import ModelError
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
+__all__ = [
+    "CONTEXT",
+    "INPUTS",
+    "OUTPUTS",
+    "SAMPLE_SIZE",
+    "check_model",
+    "extract_blocks",
+    "open_session",
+    "run_session",
+]
+
+CONTEXT = 4
+SAMPLE_SIZE = BLOCK_SIZE + CONTEXT
+INPUTS: dict[str, list[Any]] = {"luma": ["batch", 1, SAMPLE_SIZE, SAMPLE_SIZE], "qp": ["batch"]}
+OUTPUTS: dict[str, list[Any]] = {
+    "qt": ["batch", 4, 8, 8],
+    "mtt": ["batch", 3, 3, 16, 16],
+    "direction": ["batch", 3, 3, 16, 16],
+}
+
+
+def extract_blocks(plane: npt.NDArray[np.integer], origins: npt.NDArray[np.int64]) -> npt.NDArray[np.uint16]:
+    """68x68 inputs for blocks at ``origins`` (x, y) of a luma plane; zero outside the picture."""
+    height, width = plane.shape
+    padded = np.zeros((height + CONTEXT + BLOCK_SIZE, width + CONTEXT + BLOCK_SIZE), dtype=np.uint16)
+    padded[CONTEXT : CONTEXT + height, CONTEXT : CONTEXT + width] = plane
+    out = np.empty((len(origins), SAMPLE_SIZE, SAMPLE_SIZE), dtype=np.uint16)
+    for i, (x, y) in enumerate(origins):
+        out[i] = padded[y : y + SAMPLE_SIZE, x : x + SAMPLE_SIZE]
+    return out
+
+
+def open_session(path: str | Path, threads: int = 1) -> ort.InferenceSession:
+    """Open an onnxruntime session (CPU, ``threads`` intra-op threads) after checking inputs and outputs.
+
+    Raises:
+        ModelError: the file does not load, or its inputs, outputs or output shapes are not the contract's.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+    try:
+        sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own exception types
+        raise ModelError(f"cannot load ONNX model {path}: {_first_line(err)}") from None
+    got_in: dict[str, list[Any]] = {i.name: list(i.shape) for i in sess.get_inputs()}
+    if set(got_in) != set(INPUTS) or any(got_in[k][1:] != v[1:] for k, v in INPUTS.items()):
+        raise ModelError(f"{path}: inputs {got_in} do not match the expected {INPUTS}")
+    if {o.name for o in sess.get_outputs()} != set(OUTPUTS):
+        raise ModelError(f"{path}: outputs {[o.name for o in sess.get_outputs()]} are not {list(OUTPUTS)}")
+    try:  # output shapes may be symbolic in the graph: check them on a real run of two blocks
+        outs = run_session(sess, np.zeros((2, 1, SAMPLE_SIZE, SAMPLE_SIZE), np.float32),
+                           np.array([22.0, 37.0], np.float32))
+    except Exception as err:
+        raise ModelError(f"{path}: the model fails on a test batch: {_first_line(err)}") from None
+    for name, want in OUTPUTS.items():
+        if list(outs[name].shape) != [2, *want[1:]]:
+            raise ModelError(f"{path}: output {name} has shape {outs[name].shape}, expected {[2, *want[1:]]}")
+    return sess
+
+
+def check_model(path: str | Path) -> None:
+    """Load ``path`` and check it against the contract (:func:`open_session`); ModelError if it fails.
+
+    A file that passed is not loaded again in this process while its size and mtime stay the same.
+    """
+    model = Path(path).absolute()
+    if not model.is_file():
+        raise ModelError(f"model file {model} does not exist")
+    st = model.stat()
+    _checked(str(model), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _checked(path: str, size: int, mtime_ns: int) -> bool:
+    open_session(path, threads=1)
+    return True
+
+
+def run_session(
+    sess: ort.InferenceSession, luma: npt.NDArray[np.float32], qp: npt.NDArray[np.float32]
+) -> dict[str, npt.NDArray[np.float32]]:
+    """Run a session on luma (B,1,68,68) and qp (B,); return the named logits."""
+    outs = sess.run(list(OUTPUTS), {"luma": luma.astype(np.float32), "qp": qp.astype(np.float32).reshape(-1)})
+    return dict(zip(OUTPUTS, outs, strict=True))
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -1,0 +1,57 @@
+"""The --PMP* options on the Python side: defaults and checks once, file paths made absolute."""
+
+from pathlib import Path
+
+import pytest
+
+from pmp_vvc.codec.options import MapGuideOptions, absolute_paths, option_value
+from pmp_vvc.errors import ConfigError
+
+
+def test_defaults_are_those_of_the_encoder_help() -> None:
+    assert MapGuideOptions.parse({}) == MapGuideOptions(
+        level=2, threshold=0.0, qt_threshold=-1.0, chroma_luma=0, edge_blocks=True, threads=1
+    )
+    # the encoder hands over every option, empty when not given
+    assert MapGuideOptions.parse({"PMPLevel": "", "PMPThreshold": ""}) == MapGuideOptions()
+    got = MapGuideOptions.parse({"PMPLevel": "3", "PMPThreshold": "0.7", "PMPEdgeBlocks": "0"})
+    assert (got.level, got.threshold, got.edge_blocks) == (3, 0.7, False)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"PMPLevel": "4"}, "--PMPLevel must be 0, 1, 2 or 3"),
+        ({"PMPLevel": "two"}, "not a valid int"),
+        ({"PMPThreshold": "1.5"}, "--PMPThreshold must be in"),
+        ({"PMPQtThreshold": "2"}, "--PMPQtThreshold must be <= 1"),
+        ({"PMPChromaLuma": "-1"}, "--PMPChromaLuma must be 0"),
+        ({"PMPThreads": "0"}, "--PMPThreads must be >= 1"),
+    ],
+)
+def test_bad_values(options: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        MapGuideOptions.parse(options)
+
+
+def test_absolute_paths(tmp_path: Path) -> None:
+    base = tmp_path
+    opts = (
+        "--PMPModel=m.onnx",
+        "--PMPLevel=2",
+        "--PMPGuide=oracle:d/x_QP{qp}.dump",
+        "--PMPDumpPartition",
+        "p.dump",
+        "--PMPGuide=no-qt-below:32",
+    )
+    assert absolute_paths(opts, base) == (
+        f"--PMPModel={base}/m.onnx",
+        "--PMPLevel=2",
+        f"--PMPGuide=oracle:{base}/d/x_QP{{qp}}.dump",
+        f"--PMPDumpPartition={base}/p.dump",
+        "--PMPGuide=no-qt-below:32",
+    )
+    # shipped model names win over files; absolute paths and two-token forms that need no change stay as given
+    same = ("--PMPModel", "default", "--PMPModel=pmp-vit-rho0.5", "--PMPGuide=replay:/abs/m.npz")
+    assert absolute_paths(same, base) == same
+    assert option_value(["--PMPModel=a", "--PMPModel", "b"], "PMPModel") == (1, 3, "b")
