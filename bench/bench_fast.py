@@ -45,8 +45,12 @@ MTT2 = "--MaxMTTHierarchyDepthISliceL=2"
 MTT2_THRESHOLDS = {1: (0.7, 0.8, 0.9), 2: (0.6, 0.7, 0.8, 0.9)}
 # The chroma tree, searched in full by the points above: VTM's shallower chroma MTT, or the guide's rule that
 # tests a chroma node's splits only where a luma CU is smaller than 1/k of it.
-CHROMA = {"cmtt2": "--MaxMTTHierarchyDepthISliceC=2", "cmtt1": "--MaxMTTHierarchyDepthISliceC=1",
-          "cl2": "--PMPChromaLuma=2", "cl4": "--PMPChromaLuma=4"}
+CHROMA = {
+    "cmtt2": "--MaxMTTHierarchyDepthISliceC=2",
+    "cmtt1": "--MaxMTTHierarchyDepthISliceC=1",
+    "cl2": "--PMPChromaLuma=2",
+    "cl4": "--PMPChromaLuma=4",
+}
 CHROMA |= {f"cmtt2-{cl}": f"{CHROMA['cmtt2']} {CHROMA[cl]}" for cl in ("cl2", "cl4")}
 CHROMA_THRESHOLDS = (0.8, 0.9)
 # (threshold, QT threshold) pairs at L2
@@ -68,24 +72,44 @@ def all_points(model: Path) -> list[Point]:
     pts = [Point(f"oracle-L{k}", f"{oracle} --PMPLevel={k}", "oracle") for k in range(4)]
     base = f"--PMPModel={model} --PMPEdgeBlocks=1"
     pts += [Point(f"model-L{k}", f"{base} --PMPLevel={k}", "model") for k in range(4)]
-    pts += [Point(f"model-L{k}-t{t}", f"{base} --PMPLevel={k} --PMPThreshold={t}", "model")
-            for k, ts in THRESHOLDS.items() for t in ts]
+    pts += [
+        Point(f"model-L{k}-t{t}", f"{base} --PMPLevel={k} --PMPThreshold={t}", "model")
+        for k, ts in THRESHOLDS.items()
+        for t in ts
+    ]
     # What ruling inside the blocks that cross the picture edge brings (the model is trained on whole blocks).
-    pts.append(Point("model-L2-t0.7-noedge", f"--PMPModel={model} --PMPEdgeBlocks=0 --PMPLevel=2 "
-                     "--PMPThreshold=0.7", "model-noedge"))
+    pts.append(
+        Point(
+            "model-L2-t0.7-noedge",
+            f"--PMPModel={model} --PMPEdgeBlocks=0 --PMPLevel=2 --PMPThreshold=0.7",
+            "model-noedge",
+        )
+    )
     # A stricter threshold where QT is still possible: a wrong QT decision cannot be undone below it.
     for t, q in QT_THRESHOLDS:
         opts = f"{base} --PMPLevel=2 --PMPThreshold={t} --PMPQtThreshold={q}"
-        pts += [Point(f"model-L2-t{t}-q{q}", opts, "model-qt"),
-                Point(f"model-L2-t{t}-q{q}+mtt2", f"{opts} {MTT2}", "model-qt+mtt2")]
+        pts += [
+            Point(f"model-L2-t{t}-q{q}", opts, "model-qt"),
+            Point(f"model-L2-t{t}-q{q}+mtt2", f"{opts} {MTT2}", "model-qt+mtt2"),
+        ]
     # VTM's own shallower luma MTT (no third layer; cheap in BD-rate, large in time), alone and with the map
     # guide deciding the QT and the first MTT layers.
     pts.append(Point("vtm-mtt2", MTT2, "vtm"))
     pts.append(Point("model-L0+mtt2", f"{base} --PMPLevel=0 {MTT2}", "model+mtt2"))
-    pts += [Point(f"model-L{k}-t{t}+mtt2", f"{base} --PMPLevel={k} --PMPThreshold={t} {MTT2}", "model+mtt2")
-            for k, ts in MTT2_THRESHOLDS.items() for t in ts]
-    pts += [Point(f"model-L2-t{t}+mtt2+{name}", f"{base} --PMPLevel=2 --PMPThreshold={t} {MTT2} {opts}",
-                  "model+mtt2+chroma") for name, opts in CHROMA.items() for t in CHROMA_THRESHOLDS]
+    pts += [
+        Point(f"model-L{k}-t{t}+mtt2", f"{base} --PMPLevel={k} --PMPThreshold={t} {MTT2}", "model+mtt2")
+        for k, ts in MTT2_THRESHOLDS.items()
+        for t in ts
+    ]
+    pts += [
+        Point(
+            f"model-L2-t{t}+mtt2+{name}",
+            f"{base} --PMPLevel=2 --PMPThreshold={t} {MTT2} {opts}",
+            "model+mtt2+chroma",
+        )
+        for name, opts in CHROMA.items()
+        for t in CHROMA_THRESHOLDS
+    ]
     return pts
 
 
@@ -131,8 +155,13 @@ def make_dumps(seq_cfgs: Sequence[Path], qps: Sequence[int], frames: int, dumps:
                 part = Path(tmp) / "dump"
                 args = ["-c", cfg, "-c", str(seq.cfg_path), "-i", str(seq.input_file), "-q", str(qp)]
                 args += ["-f", str(input_frames(seq, frames))]
-                args += ["-b", str(Path(tmp) / "a.bin"), "-o", str(Path(tmp) / "a.yuv"),
-                         f"--PMPDumpPartition={part}"]
+                args += [
+                    "-b",
+                    str(Path(tmp) / "a.bin"),
+                    "-o",
+                    str(Path(tmp) / "a.yuv"),
+                    f"--PMPDumpPartition={part}",
+                ]
                 pmp_vvc.encode(args)
                 part.replace(target)
             print(f"dump {target.name}", flush=True)
@@ -149,8 +178,15 @@ def point_plan(point: Point, cfg: Path, args: argparse.Namespace) -> SweepPlan:
     enc = str(pmp_vvc.vtm_cfg())
     frames = input_frames(load(cfg), args.frames)
     seq = load_sequence(cfg, encoder_cfgs=[enc], extra_options=options, frames=frames)
-    spec = SweepSpec(sequences=(seq,), qps=parse_qp_spec(args.qp), encoder_cfgs=(enc,), test_options=options,
-                     out_dir=args.out / "runs", frames=frames, test_label=point.name)
+    spec = SweepSpec(
+        sequences=(seq,),
+        qps=parse_qp_spec(args.qp),
+        encoder_cfgs=(enc,),
+        test_options=options,
+        out_dir=args.out / "runs",
+        frames=frames,
+        test_label=point.name,
+    )
     return plan_sweep(spec)
 
 
@@ -209,11 +245,16 @@ def point_row(
         return _mean([getattr(s.time, name) for s in seqs]) / 100
 
     return {
-        "point": point.name, "sequences": len(seqs),
-        "bdbr_y": bd("bd_rate_y"), "bdbr_u": bd("bd_rate_u"), "bdbr_v": bd("bd_rate_v"),
-        "bdbr_yuv": bd("bd_rate_yuv"), "ts_mean": time("mean_ts"),
+        "point": point.name,
+        "sequences": len(seqs),
+        "bdbr_y": bd("bd_rate_y"),
+        "bdbr_u": bd("bd_rate_u"),
+        "bdbr_v": bd("bd_rate_v"),
+        "bdbr_yuv": bd("bd_rate_yuv"),
+        "ts_mean": time("mean_ts"),
         "enc_t": enc_t_of_ratios([s.time.enc_t for s in seqs if s.time and math.isfinite(s.time.enc_t)]),
-        "rdc_luma": time("rdc_reduction_luma"), "rdc_all": time("rdc_reduction_total"),
+        "rdc_luma": time("rdc_reduction_luma"),
+        "rdc_all": time("rdc_reduction_total"),
         "infer_test": infer / cpu_test if cpu_test else math.nan,
         "infer_anchor": infer / cpu_anchor if cpu_anchor else math.nan,
     }
@@ -223,16 +264,46 @@ def _pct(v: float | str) -> str:
     return f"{100 * v:.2f}%" if isinstance(v, float) and math.isfinite(v) else "n/a"
 
 
-def write_report(rows: list[dict[str, float | str]], points: Sequence[Point], args: argparse.Namespace,
-                 seq_cfgs: Sequence[Path]) -> None:
+def write_report(
+    rows: list[dict[str, float | str]],
+    points: Sequence[Point],
+    args: argparse.Namespace,
+    seq_cfgs: Sequence[Path],
+) -> None:
     """bench.md, bench.csv and ts_bdbr.png in ``args.out``."""
-    cols = ("bdbr_y", "bdbr_u", "bdbr_v", "bdbr_yuv", "ts_mean", "enc_t", "rdc_luma", "rdc_all", "infer_test",
-            "infer_anchor")
-    head = ("point", "seqs", "BDBR-Y", "BDBR-U", "BDBR-V", "BDBR-YUV", "TS mean", "EncT", "RD checks -luma",
-            "RD checks -all", "inference / test time", "inference / anchor time")
-    lines = [f"Sequences: {', '.join(c.stem for c in seq_cfgs)}; QP {args.qp}; frames {args.frames}; "
-             "CPU time of the encoder process, onnxruntime single-threaded.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    cols = (
+        "bdbr_y",
+        "bdbr_u",
+        "bdbr_v",
+        "bdbr_yuv",
+        "ts_mean",
+        "enc_t",
+        "rdc_luma",
+        "rdc_all",
+        "infer_test",
+        "infer_anchor",
+    )
+    head = (
+        "point",
+        "seqs",
+        "BDBR-Y",
+        "BDBR-U",
+        "BDBR-V",
+        "BDBR-YUV",
+        "TS mean",
+        "EncT",
+        "RD checks -luma",
+        "RD checks -all",
+        "inference / test time",
+        "inference / anchor time",
+    )
+    lines = [
+        f"Sequences: {', '.join(c.stem for c in seq_cfgs)}; QP {args.qp}; frames {args.frames}; "
+        "CPU time of the encoder process, onnxruntime single-threaded.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for r in rows:
         lines.append(f"| {r['point']} | {r['sequences']} | " + " | ".join(_pct(r[c]) for c in cols) + " |")
     (args.out / "bench.md").write_text("\n".join(lines) + "\n")
@@ -250,14 +321,26 @@ def write_report(rows: list[dict[str, float | str]], points: Sequence[Point], ar
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     kinds = {p.name: p.kind for p in points}
     for ax, key, name in ((axes[0], "bdbr_y", "BD-rate Y (%)"), (axes[1], "bdbr_yuv", "BD-rate YUV (%)")):
-        for kind, marker in (("oracle", "s-"), ("model", "o-"), ("model-noedge", "o"), ("model-qt", "v-"),
-                             ("model+mtt2", "d-"), ("model-qt+mtt2", "x-"), ("model+mtt2+chroma", "P"),
-                             ("vtm", "^")):
-            sel = sorted((r for r in rows if kinds.get(str(r["point"])) == kind),
-                         key=lambda r: float(r["ts_mean"]))
+        for kind, marker in (
+            ("oracle", "s-"),
+            ("model", "o-"),
+            ("model-noedge", "o"),
+            ("model-qt", "v-"),
+            ("model+mtt2", "d-"),
+            ("model-qt+mtt2", "x-"),
+            ("model+mtt2+chroma", "P"),
+            ("vtm", "^"),
+        ):
+            sel = sorted(
+                (r for r in rows if kinds.get(str(r["point"])) == kind), key=lambda r: float(r["ts_mean"])
+            )
             if sel:
-                ax.plot([100 * float(r["ts_mean"]) for r in sel], [100 * float(r[key]) for r in sel], marker,
-                        label=kind)
+                ax.plot(
+                    [100 * float(r["ts_mean"]) for r in sel],
+                    [100 * float(r[key]) for r in sel],
+                    marker,
+                    label=kind,
+                )
                 for r in sel:
                     xy = (100 * float(r["ts_mean"]), 100 * float(r[key]))
                     label = str(r["point"]).split("-", 1)[1].replace("+mtt2", "")
@@ -273,14 +356,19 @@ def write_report(rows: list[dict[str, float | str]], points: Sequence[Point], ar
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--seq", nargs="+", type=Path, help="sequence cfgs (default: all dev sequences)")
     p.add_argument("--points", default="oracle-*,model-L2", help="comma list of point names/patterns")
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="ONNX model of the model points")
     p.add_argument("--qp", default="22..37", help="QPs (pmp-run syntax)")
-    p.add_argument("--frames", type=int, default=1,
-                   help="input frames, at most the cfg's (AI cfg: 1 -> 1 picture, 9 -> 2)")
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=1,
+        help="input frames, at most the cfg's (AI cfg: 1 -> 1 picture, 9 -> 2)",
+    )
     p.add_argument("-j", "--jobs", type=int, default=1, help="encodes at once")
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder (shared anchors)")
     p.add_argument("--verify", action="store_true", help="decode every bitstream and check its MD5")

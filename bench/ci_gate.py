@@ -52,8 +52,14 @@ def measure(options: Sequence[str], qps: Sequence[int], clip: dict[str, int], wo
     cfg = make_demo_clip(work, width=clip["width"], height=clip["height"], frames=clip["frames"], name="gate")
     enc = str(pmp_vvc.vtm_cfg())
     seq = load_sequence(cfg, encoder_cfgs=[enc], frames=clip["frames"])
-    spec = SweepSpec(sequences=(seq,), qps=tuple(qps), encoder_cfgs=(enc,), test_options=tuple(options),
-                     out_dir=work / "run", frames=clip["frames"])
+    spec = SweepSpec(
+        sequences=(seq,),
+        qps=tuple(qps),
+        encoder_cfgs=(enc,),
+        test_options=tuple(options),
+        out_dir=work / "run",
+        frames=clip["frames"],
+    )
     plan = plan_sweep(spec)
     results = run_plan(plan, LocalExecutor(1), describe=None)
     failed = failures_of(results)
@@ -61,8 +67,11 @@ def measure(options: Sequence[str], qps: Sequence[int], clip: dict[str, int], wo
         raise EncodeError(f"{len(failed)} encode(s) failed; first: {failed[0]}")
     pairs = [(results[p.anchor.key].run, results[p.test.key].run) for p in plan.pairs]
     for qp, (a, t) in zip(qps, pairs, strict=True):
-        print(f"QP {qp}: anchor {a.total_bits} bits {a.cpu_time:.1f} s, test {t.total_bits} bits "
-              f"{t.cpu_time:.1f} s, luma RD checks {a.luma.total} -> {t.luma.total}", flush=True)
+        print(
+            f"QP {qp}: anchor {a.total_bits} bits {a.cpu_time:.1f} s, test {t.total_bits} bits "
+            f"{t.cpu_time:.1f} s, luma RD checks {a.luma.total} -> {t.luma.total}",
+            flush=True,
+        )
     counters_a, counters_t = [a.counters for a, _ in pairs], [t.counters for _, t in pairs]
     luma = rd_check_reduction(counters_a, counters_t, "luma")
     total = rd_check_reduction(counters_a, counters_t)
@@ -127,8 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     point, options = default_point()
     if not args.update and baseline.get("point") != point:
-        print(f"REGRESSION: the default point {point} is not the one the baseline was recorded for "
-              f"({baseline.get('point')}); re-record it: python bench/ci_gate.py --update --why ...")
+        print(
+            f"REGRESSION: the default point {point} is not the one the baseline was recorded for "
+            f"({baseline.get('point')}); re-record it: python bench/ci_gate.py --update --why ..."
+        )
         print("gate: FAIL")
         return 1
     qps, clip = baseline["qps"], baseline["clip"]

@@ -47,8 +47,9 @@ def test_two_point_bd_rate(gate: ModuleType) -> None:
     assert math.isnan(gate.bd_rate_two_points(anchor, [(100.0, 30.0), (50.0, 26.0)]))  # no PSNR overlap
 
 
-def test_baseline_is_recorded_for_the_default_point(gate: ModuleType, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_baseline_is_recorded_for_the_default_point(
+    gate: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     baseline = json.loads((GATE.parent / "ci_baseline.json").read_text())
     point, options = gate.default_point()
     assert baseline["point"] == point  # a changed default point must come with a re-recorded baseline

@@ -31,8 +31,14 @@ def _photo(path: Path, w: int, h: int, seed: int = 0) -> Path:
     """A smooth synthetic RGB photo (cheap to encode) with a little texture."""
     yy, xx = np.mgrid[0:h, 0:w]
     rng = np.random.default_rng(seed)
-    rgb = np.stack([(xx * 255 // max(w - 1, 1)), (yy * 255 // max(h - 1, 1)),
-                    128 + 40 * np.sin(xx / 7.0 + seed) * np.cos(yy / 5.0)], axis=-1)
+    rgb = np.stack(
+        [
+            (xx * 255 // max(w - 1, 1)),
+            (yy * 255 // max(h - 1, 1)),
+            128 + 40 * np.sin(xx / 7.0 + seed) * np.cos(yy / 5.0),
+        ],
+        axis=-1,
+    )
     rgb = np.clip(rgb + rng.normal(0, 2, rgb.shape), 0, 255).astype(np.uint8)
     Image.fromarray(rgb).save(path)
     return path
@@ -51,8 +57,10 @@ def _leaf_cus(poc: int, width: int, height: int, chroma_too: bool = True) -> np.
 
 # ------------------------------------------------------------------------------------------ crop planning
 def test_plan_crops_grid_budget_spread_and_determinism(tmp_path: Path) -> None:
-    sources = [srcmod.Source("image", str(_photo(tmp_path / f"p{i}.png", 320, 200, i)), f"p{i}.png")
-               for i in range(3)]
+    sources = [
+        srcmod.Source("image", str(_photo(tmp_path / f"p{i}.png", 320, 200, i)), f"p{i}.png")
+        for i in range(3)
+    ]
     small = srcmod.Source("image", str(_photo(tmp_path / "small.png", 100, 300)), "small.png")
     crops = srcmod.plan_crops([*sources, small], budget_pixels=5 * 128 * 128, crop_size=128, seed=3)
     assert len(crops) == 5
@@ -94,17 +102,19 @@ def test_image_conversion_reproduces_starter_crops() -> None:
     name, xy = str(crops["source"][0]).rsplit("@", 1)
     x, y = (int(v) for v in xy.split(","))
     luma, cb, cr = srcmod.read_image_yuv(SHARED / "train" / name)
-    assert np.array_equal(luma[y: y + 256, x: x + 256], crops["luma"][0])
-    assert np.array_equal(cb[y // 2: y // 2 + 128, x // 2: x // 2 + 128], crops["cb"][0])
-    assert np.array_equal(cr[y // 2: y // 2 + 128, x // 2: x // 2 + 128], crops["cr"][0])
+    assert np.array_equal(luma[y : y + 256, x : x + 256], crops["luma"][0])
+    assert np.array_equal(cb[y // 2 : y // 2 + 128, x // 2 : x // 2 + 128], crops["cb"][0])
+    assert np.array_equal(cr[y // 2 : y // 2 + 128, x // 2 : x // 2 + 128], crops["cr"][0])
 
 
 def test_read_sequence_yuv_10bit(tmp_path: Path) -> None:
     w, h = 64, 32
     frames = [np.full(w * h * 3 // 2, 100 * (i + 1), dtype="<u2") for i in range(3)]
     (tmp_path / "s.yuv").write_bytes(b"".join(f.tobytes() for f in frames))
-    (tmp_path / "s.cfg").write_text(f"InputFile : s.yuv\nInputBitDepth : 10\nSourceWidth : {w}\n"
-                                    f"SourceHeight : {h}\nFramesToBeEncoded : 3\nFrameRate : 30\n")
+    (tmp_path / "s.cfg").write_text(
+        f"InputFile : s.yuv\nInputBitDepth : 10\nSourceWidth : {w}\n"
+        f"SourceHeight : {h}\nFramesToBeEncoded : 3\nFrameRate : 30\n"
+    )
     y, cb, _cr, depth = srcmod.read_sequence_yuv(tmp_path / "s.cfg", 2)
     assert depth == 10 and y.shape == (h, w) and cb.shape == (h // 2, w // 2) and int(y[0, 0]) == 300
     assert [s.frame for s in srcmod.sequence_sources([tmp_path / "s.cfg"], frame_step=2)] == [0, 2]
@@ -115,9 +125,14 @@ def test_read_sequence_yuv_10bit(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------- dump -> shard round trip
 def test_samples_from_dump_and_shard_round_trip(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    planes = [(rng.integers(16, 236, (128, 128)).astype(np.uint16),
-               rng.integers(16, 241, (64, 64)).astype(np.uint16),
-               rng.integers(16, 241, (64, 64)).astype(np.uint16)) for _ in range(2)]
+    planes = [
+        (
+            rng.integers(16, 236, (128, 128)).astype(np.uint16),
+            rng.integers(16, 241, (64, 64)).astype(np.uint16),
+            rng.integers(16, 241, (64, 64)).astype(np.uint16),
+        )
+        for _ in range(2)
+    ]
     pics = [PicturePartition(p, 128, 128, 32, _leaf_cus(p, 128, 128)) for p in range(2)]
     samples, extra = shards.samples_from_dump(pics, planes, ["a+0,0", "b+64,0"], 32, 8)
     assert len(samples) == 8 and (samples.qp == 32).all() and (samples.qt == 1).all()
@@ -181,8 +196,19 @@ def test_build_dataset_resumes_and_records_provenance(tmp_path: Path) -> None:
 
     _photo(tmp_path / "a.png", 128, 128)
     out = tmp_path / "ds"
-    argv = [str(tmp_path / "a.png"), "--out", str(out), "--crop", "128", "--budget-mpix", "0.0164",
-            "--qp", "37", "32", "--quiet"]
+    argv = [
+        str(tmp_path / "a.png"),
+        "--out",
+        str(out),
+        "--crop",
+        "128",
+        "--budget-mpix",
+        "0.0164",
+        "--qp",
+        "37",
+        "32",
+        "--quiet",
+    ]
     with pytest.raises(SystemExit):  # stop after one of two shards, as a killed run would
         raise SystemExit(cli.main([*argv, "--max-shards", "1"]))
     assert len(dataset.shard_paths(out)) == 1

@@ -7,8 +7,11 @@ from pmp_vvc.learning.evaluate import accuracy_table, constant_baseline, decisio
 
 
 def _maps(n: int, qt: int, mtt: int, direction: int) -> dict[str, np.ndarray]:
-    return {"qt": np.full((n, 8, 8), qt, np.int8), "mtt": np.full((n, 3, 16, 16), mtt, np.int8),
-            "direction": np.full((n, 3, 16, 16), direction, np.int8)}
+    return {
+        "qt": np.full((n, 8, 8), qt, np.int8),
+        "mtt": np.full((n, 3, 16, 16), mtt, np.int8),
+        "direction": np.full((n, 3, 16, 16), direction, np.int8),
+    }
 
 
 def test_constant_baseline_is_per_qp_mode():

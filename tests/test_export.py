@@ -71,8 +71,14 @@ def test_bad_model_files(tmp_path):
     other = torch.nn.Linear(4, 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # legacy exporter deprecation notice
-        torch.onnx.export(other, (torch.zeros(1, 4),), str(tmp_path / "other.onnx"), input_names=["x"],
-                          output_names=["y"], dynamo=False)
+        torch.onnx.export(
+            other,
+            (torch.zeros(1, 4),),
+            str(tmp_path / "other.onnx"),
+            input_names=["x"],
+            output_names=["y"],
+            dynamo=False,
+        )
     with pytest.raises(ModelError, match="inputs"):
         open_session(tmp_path / "other.onnx")
     with pytest.raises(ModelError, match="opset"):

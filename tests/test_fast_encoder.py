@@ -22,8 +22,11 @@ QP = 37
 def decodes_to(bitstream: Path, rec: Path, tmp: Path) -> bool:
     """Decode in a separate process (VTM's decoder run in this process can break later forked encodes)."""
     out = tmp / (bitstream.stem + "_dec.yuv")
-    subprocess.run([sys.executable, "-m", "pmp_vvc.cli.decoder", "-b", str(bitstream), "-o", str(out)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pmp_vvc.cli.decoder", "-b", str(bitstream), "-o", str(out)],
+        check=True,
+        capture_output=True,
+    )
     return md5(out) == md5(rec)
 
 
@@ -41,12 +44,20 @@ def anchor(clip128: Clip, tmp_path_factory: pytest.TempPathFactory) -> tuple[pmp
     return pmp_vvc.encode(clip128.args(QP, tmp / "anchor.bin", f"--PMPDumpPartition={dump}")), dump
 
 
-def test_oracle_level3_reproduces_the_anchor_partition(clip128: Clip, anchor: Anchor,
-                                                       tmp_path: Path) -> None:
+def test_oracle_level3_reproduces_the_anchor_partition(clip128: Clip, anchor: Anchor, tmp_path: Path) -> None:
     stats, anchor_dump = anchor
     out, rec, dump = tmp_path / "o.bin", tmp_path / "o.yuv", tmp_path / "o.dump"
-    oracle = pmp_vvc.encode(clip128.args(QP, out, "-o", str(rec), f"--PMPGuide=oracle:{anchor_dump}",
-                                         "--PMPLevel=3", f"--PMPDumpPartition={dump}"))
+    oracle = pmp_vvc.encode(
+        clip128.args(
+            QP,
+            out,
+            "-o",
+            str(rec),
+            f"--PMPGuide=oracle:{anchor_dump}",
+            "--PMPLevel=3",
+            f"--PMPDumpPartition={dump}",
+        )
+    )
     got, want = luma_cus(dump), luma_cus(anchor_dump)
     assert len(got) == len(want) == 2
     assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
@@ -59,10 +70,19 @@ def test_oracle_level3_reproduces_the_anchor_partition(clip128: Clip, anchor: An
 def test_oracle_rules_edge_blocks_too(clip_odd: Clip, tmp_path: Path) -> None:
     """136x72: only one whole 64x64 block; the oracle's exact maps drive the partial ones as well."""
     anchor_dump, dump = tmp_path / "a.dump", tmp_path / "o.dump"
-    stats = pmp_vvc.encode(clip_odd.args(QP, tmp_path / "a.bin", f"--PMPDumpPartition={anchor_dump}",
-                                         frames=1))
-    oracle = pmp_vvc.encode(clip_odd.args(QP, tmp_path / "o.bin", f"--PMPGuide=oracle:{anchor_dump}",
-                                          "--PMPLevel=3", f"--PMPDumpPartition={dump}", frames=1))
+    stats = pmp_vvc.encode(
+        clip_odd.args(QP, tmp_path / "a.bin", f"--PMPDumpPartition={anchor_dump}", frames=1)
+    )
+    oracle = pmp_vvc.encode(
+        clip_odd.args(
+            QP,
+            tmp_path / "o.bin",
+            f"--PMPGuide=oracle:{anchor_dump}",
+            "--PMPLevel=3",
+            f"--PMPDumpPartition={dump}",
+            frames=1,
+        )
+    )
     want, got = ({tuple(r[2:9]) for r in cus[0]} for cus in (luma_cus(anchor_dump), luma_cus(dump)))
     # identical, except where the anchor used a 4th MTT level (the implicit edge BT counts as one): the maps
     # hold 3 layers, so level 3 leaves deeper nodes to RDO
@@ -78,8 +98,18 @@ def test_chroma_follows_luma(clip128: Clip, anchor: Anchor, tmp_path: Path) -> N
     """--PMPChromaLuma=1: no chroma node inside one luma CU is split; fewer chroma checks; decodes."""
     stats, anchor_dump = anchor
     out, rec, dump = tmp_path / "c.bin", tmp_path / "c.yuv", tmp_path / "c.dump"
-    ruled = pmp_vvc.encode(clip128.args(QP, out, "-o", str(rec), f"--PMPGuide=oracle:{anchor_dump}",
-                                        "--PMPLevel=3", "--PMPChromaLuma=1", f"--PMPDumpPartition={dump}"))
+    ruled = pmp_vvc.encode(
+        clip128.args(
+            QP,
+            out,
+            "-o",
+            str(rec),
+            f"--PMPGuide=oracle:{anchor_dump}",
+            "--PMPLevel=3",
+            "--PMPChromaLuma=1",
+            f"--PMPDumpPartition={dump}",
+        )
+    )
     assert ruled.chroma.total < 0.95 * stats.chroma.total
     assert ruled.luma.total < 0.1 * stats.luma.total
     split_inside = 0
@@ -95,8 +125,7 @@ def test_chroma_follows_luma(clip128: Clip, anchor: Anchor, tmp_path: Path) -> N
     assert decodes_to(out, rec, tmp_path)
 
 
-def test_oracle_levels_trade_checks_for_freedom(clip128: Clip, anchor: Anchor,
-                                                tmp_path: Path) -> None:
+def test_oracle_levels_trade_checks_for_freedom(clip128: Clip, anchor: Anchor, tmp_path: Path) -> None:
     stats, anchor_dump = anchor
     oracle = f"--PMPGuide=oracle:{anchor_dump}"
     l0 = pmp_vvc.encode(clip128.args(QP, tmp_path / "l0.bin", oracle, "--PMPLevel=0"))
@@ -105,8 +134,7 @@ def test_oracle_levels_trade_checks_for_freedom(clip128: Clip, anchor: Anchor,
     assert l0.luma.qt < stats.luma.qt
 
 
-def test_model_guide_runs_decodes_and_lowers_rd_checks(clip128: Clip, anchor: Anchor,
-                                                       tmp_path: Path) -> None:
+def test_model_guide_runs_decodes_and_lowers_rd_checks(clip128: Clip, anchor: Anchor, tmp_path: Path) -> None:
     stats, _ = anchor
     out, rec = tmp_path / "m.bin", tmp_path / "m.yuv"
     model = pmp_vvc.encode(clip128.args(QP, out, "-o", str(rec), f"--PMPModel={MODEL}", "--PMPLevel=2"))
@@ -121,9 +149,20 @@ def test_model_guide_runs_decodes_and_lowers_rd_checks(clip128: Clip, anchor: An
 
 def test_model_rules_inside_edge_blocks(clip_odd: Clip, tmp_path: Path) -> None:
     """136x72 has one whole 64x64 block of six: --PMPEdgeBlocks=1 (default) guides inside the others."""
+
     def run(name: str, *options: str) -> pmp_vvc.EncodeStats:
-        return pmp_vvc.encode(clip_odd.args(QP, tmp_path / f"{name}.bin", "-o", str(tmp_path / f"{name}.yuv"),
-                                            f"--PMPModel={MODEL}", "--PMPLevel=2", *options, frames=1))
+        return pmp_vvc.encode(
+            clip_odd.args(
+                QP,
+                tmp_path / f"{name}.bin",
+                "-o",
+                str(tmp_path / f"{name}.yuv"),
+                f"--PMPModel={MODEL}",
+                "--PMPLevel=2",
+                *options,
+                frames=1,
+            )
+        )
 
     whole_only, default = run("whole", "--PMPEdgeBlocks=0"), run("edges")
     assert default.luma.total < 0.7 * whole_only.luma.total
@@ -135,17 +174,27 @@ def test_replayed_maps_equal_the_live_model(clip128: Clip, tmp_path: Path) -> No
     """The same maps through a stored-maps source give the identical bitstream (in-loop input is right)."""
     threshold = "0.6"  # soft decisions: the probabilities must match, not only their argmax
     live = tmp_path / "live.bin"
-    pmp_vvc.encode(clip128.args(QP, live, f"--PMPModel={MODEL}", "--PMPLevel=3",
-                                f"--PMPThreshold={threshold}"))
+    pmp_vvc.encode(
+        clip128.args(QP, live, f"--PMPModel={MODEL}", "--PMPLevel=3", f"--PMPThreshold={threshold}")
+    )
     size = 128 * 128
     frames = np.fromfile(clip128.yuv, dtype=np.uint8).reshape(2, size * 3 // 2)
     model = predictor.ModelPredictor(MODEL)
-    maps = {poc: model.predict((frames[poc, :size].reshape(128, 128).astype(np.int16) << 2), 10, QP)
-            for poc in (0, 1)}
+    maps = {
+        poc: model.predict((frames[poc, :size].reshape(128, 128).astype(np.int16) << 2), 10, QP)
+        for poc in (0, 1)
+    }
     predictor.StoredMaps(maps).save(tmp_path / "maps.npz")
     replay = tmp_path / "replay.bin"
-    pmp_vvc.encode(clip128.args(QP, replay, f"--PMPGuide=replay:{tmp_path / 'maps.npz'}", "--PMPLevel=3",
-                                f"--PMPThreshold={threshold}"))
+    pmp_vvc.encode(
+        clip128.args(
+            QP,
+            replay,
+            f"--PMPGuide=replay:{tmp_path / 'maps.npz'}",
+            "--PMPLevel=3",
+            f"--PMPThreshold={threshold}",
+        )
+    )
     assert md5(replay) == md5(live)
     # and as a guide object handed to encode()
     direct = tmp_path / "direct.bin"

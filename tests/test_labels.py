@@ -62,8 +62,15 @@ def test_shard_errors(tmp_path):
     with pytest.raises(InputError):
         load_shard(tmp_path / "bad.npz")
     n = 2
-    s = Samples(np.zeros((n, 68, 68), np.uint16), 8, np.zeros(n, np.int16), np.zeros((n, 8, 8), np.int8),
-                np.zeros((n, 3, 16, 16), np.int8), np.zeros((n, 3, 8, 8), np.int8), np.array(["a", "b"]))
+    s = Samples(
+        np.zeros((n, 68, 68), np.uint16),
+        8,
+        np.zeros(n, np.int16),
+        np.zeros((n, 8, 8), np.int8),
+        np.zeros((n, 3, 16, 16), np.int8),
+        np.zeros((n, 3, 8, 8), np.int8),
+        np.array(["a", "b"]),
+    )
     save_shard(tmp_path / "shape.npz", s)
     with pytest.raises(InputError, match="direction"):
         load_shard(tmp_path / "shape.npz")
@@ -93,8 +100,15 @@ def test_label_statistics_counts_valid_cells_per_qp():
     direction = np.zeros((n, 3, 16, 16), np.int8)
     direction[0, 0, :8] = 1
     direction[0, 0, 8:] = 2
-    s = Samples(np.zeros((n, 68, 68), np.uint16), 8, np.array([22, 37], np.int16), qt, mtt, direction,
-                np.array(["a", "b"]))
+    s = Samples(
+        np.zeros((n, 68, 68), np.uint16),
+        8,
+        np.array([22, 37], np.int16),
+        qt,
+        mtt,
+        direction,
+        np.array(["a", "b"]),
+    )
     stats = label_statistics(s)
     assert sorted(stats) == [22, 37]
     assert stats[22]["blocks"] == [1.0]

@@ -34,16 +34,26 @@ TO_MODE = {SPLIT_NONE: NS, SPLIT_QT: QT, SPLIT_BT_H: BTH, SPLIT_BT_V: BTV, SPLIT
 
 def hard_maps(blocks: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """QT depth 0 (64x64 leaf), no MTT split anywhere: (qt (B,8,8), inc (B,3,16,16), dir (B,3,16,16))."""
-    return (np.zeros((blocks, 8, 8), np.int8), np.zeros((blocks, 3, 16, 16), np.int8),
-            np.zeros((blocks, 3, 16, 16), np.int8))
+    return (
+        np.zeros((blocks, 8, 8), np.int8),
+        np.zeros((blocks, 3, 16, 16), np.int8),
+        np.zeros((blocks, 3, 16, 16), np.int8),
+    )
 
 
 def one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
     return np.stack([(labels == c) for c in range(classes)], axis=1).astype(np.float32)
 
 
-def guide_with(qt: np.ndarray, inc: np.ndarray, dirs: np.ndarray, width: int = 64, height: int = 64,
-               level: int = 3, threshold: float = 0.0):  # type: ignore[no-untyped-def]
+def guide_with(
+    qt: np.ndarray,
+    inc: np.ndarray,
+    dirs: np.ndarray,
+    width: int = 64,
+    height: int = 64,
+    level: int = 3,
+    threshold: float = 0.0,
+):  # type: ignore[no-untyped-def]
     g = MapGuide(level=level, threshold=threshold)
     g.set_maps(width, height, one_hot(qt, 4), one_hot(inc, 3), one_hot(dirs, 3))
     return g
@@ -152,8 +162,12 @@ def test_chroma_splits_only_where_luma_is_finer(ratio: int) -> None:
     on.set_maps(64, 64, one_hot(qt, 4), one_hot(inc, 3), one_hot(dirs, 3))
     assert on.chroma_luma == ratio and MapGuide().chroma_luma == 0
     node = cu(0, 0, 32, 32, 2, chroma=True)
-    for luma_area, vetoed in ((32 * 32, True), (32 * 32 // ratio, True), (32 * 32 // ratio - 1, False),
-                              (0, False)):  # 0: the luma tree is unknown
+    for luma_area, vetoed in (
+        (32 * 32, True),
+        (32 * 32 // ratio, True),
+        (32 * 32 // ratio - 1, False),
+        (0, False),
+    ):  # 0: the luma tree is unknown
         node.luma_min_area = luma_area
         assert vf(on.decide(node)) == ((ALL & ~NS, 0) if vetoed else (0, 0))  # the non-split is left to VTM
     node.luma_min_area = 32 * 32
@@ -182,8 +196,14 @@ def test_illegal_map_split_falls_back_to_a_legal_mode() -> None:
     assert vf(g.decide(cu(0, 0, 64, 64, 1))) == only(NS)
 
 
-def soft_guide(p_qt: float, p_dir: tuple[float, float, float], p_tt: float, level: int,
-               threshold: float, qt_threshold: float = -1.0):  # type: ignore[no-untyped-def]
+def soft_guide(
+    p_qt: float,
+    p_dir: tuple[float, float, float],
+    p_tt: float,
+    level: int,
+    threshold: float,
+    qt_threshold: float = -1.0,
+):  # type: ignore[no-untyped-def]
     qt = np.zeros((1, 4, 8, 8), np.float32)
     qt[0, 0], qt[0, 1] = 1 - p_qt, p_qt  # relative to a 64x64 node; 32x32 nodes see P(depth > 1) = 0
     dirs = np.zeros((1, 3, 3, 16, 16), np.float32)

@@ -36,8 +36,11 @@ def test_output_shapes_and_qp_layouts():
 def test_sparse_full_path_tokens(rho):
     model = PartitionNet(ModelConfig(rho=rho)).eval()
     seen = []
-    hooks = [blk.mlp.register_forward_hook(lambda _m, inp, _o: seen.append(inp[0].shape[1]))
-             for st in model.stage_list() for blk in st.blocks]
+    hooks = [
+        blk.mlp.register_forward_hook(lambda _m, inp, _o: seen.append(inp[0].shape[1]))
+        for st in model.stage_list()
+        for blk in st.blocks
+    ]
     with torch.no_grad():
         model(*_inputs())
     for h in hooks:
@@ -71,15 +74,19 @@ def test_config_round_trip():
 
 
 def test_inference_modules_do_not_need_torch():
-    code = ("import sys; sys.modules['torch'] = None; import pmp_vvc.codec.partition, "
-            "pmp_vvc.learning.labels, "
-            "pmp_vvc.learning.evaluate, pmp_vvc.learning.export")
+    code = (
+        "import sys; sys.modules['torch'] = None; import pmp_vvc.codec.partition, "
+        "pmp_vvc.learning.labels, "
+        "pmp_vvc.learning.evaluate, pmp_vvc.learning.export"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": sys.path[0] + ":python"})
 
 
 def test_predictor_is_runtime_only():
     """The encoder's side (predictor, model I/O) imports nothing of the training side."""
-    code = ("import sys, pmp_vvc.predictor, pmp_vvc.modelio; "
-            "bad = [m for m in sys.modules if m.startswith('pmp_vvc.learning') or m in ('torch', 'onnx')]; "
-            "sys.exit(str(bad) if bad else 0)")
+    code = (
+        "import sys, pmp_vvc.predictor, pmp_vvc.modelio; "
+        "bad = [m for m in sys.modules if m.startswith('pmp_vvc.learning') or m in ('torch', 'onnx')]; "
+        "sys.exit(str(bad) if bad else 0)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

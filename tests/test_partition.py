@@ -34,8 +34,12 @@ def _labels_or_skip() -> Path:
 # --------------------------------------------------------------- an independent hand-made tree builder
 def _kids(x, y, w, h, split):
     if split == SPLIT_QT:
-        return [(x, y, w // 2, h // 2, 0), (x + w // 2, y, w // 2, h // 2, 0),
-                (x, y + h // 2, w // 2, h // 2, 0), (x + w // 2, y + h // 2, w // 2, h // 2, 0)]
+        return [
+            (x, y, w // 2, h // 2, 0),
+            (x + w // 2, y, w // 2, h // 2, 0),
+            (x, y + h // 2, w // 2, h // 2, 0),
+            (x + w // 2, y + h // 2, w // 2, h // 2, 0),
+        ]
     if split == SPLIT_BT_H:
         return [(x, y, w, h // 2, 1), (x, y + h // 2, w, h // 2, 1)]
     if split == SPLIT_BT_V:
@@ -54,8 +58,21 @@ def build(spec, x, y, w, h, width=256, height=256, qt=1, bt=0, mt=0, series=SPLI
     split, children = spec
     rows = []
     for (cx, cy, cw, ch, inc), sub in zip(_kids(x, y, w, h, split), children, strict=True):
-        rows += build(sub, cx, cy, cw, ch, width, height, qt + (split == SPLIT_QT), bt + inc,
-                      mt + (split != SPLIT_QT), series | (split << (5 * level)), level + 1, chroma)
+        rows += build(
+            sub,
+            cx,
+            cy,
+            cw,
+            ch,
+            width,
+            height,
+            qt + (split == SPLIT_QT),
+            bt + inc,
+            mt + (split != SPLIT_QT),
+            series | (split << (5 * level)),
+            level + 1,
+            chroma,
+        )
     return rows
 
 
@@ -91,14 +108,29 @@ def random_spec(rng, x, y, w, h, width, height, layer=0, max_bt=32):
     if split is None:
         return None
     nxt = layer + (split != SPLIT_QT)
-    return (split, [random_spec(rng, cx, cy, cw, ch, width, height, nxt) for cx, cy, cw, ch, _ in
-                    _kids(x, y, w, h, split)])
+    return (
+        split,
+        [
+            random_spec(rng, cx, cy, cw, ch, width, height, nxt)
+            for cx, cy, cw, ch, _ in _kids(x, y, w, h, split)
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------------ tests
 def test_columns():
-    assert COLUMNS == ("poc", "chroma", "x", "y", "w", "h", "qt_depth", "bt_depth", "mt_depth",
-                       "split_series")
+    assert COLUMNS == (
+        "poc",
+        "chroma",
+        "x",
+        "y",
+        "w",
+        "h",
+        "qt_depth",
+        "bt_depth",
+        "mt_depth",
+        "split_series",
+    )
 
 
 def test_qt_only_block():
@@ -115,8 +147,9 @@ def test_qt_only_block():
     assert np.array_equal(maps_to_cus(maps), sort_cus(cus))
 
 
-@pytest.mark.parametrize("split,dir_class",
-                         [(SPLIT_BT_H, 1), (SPLIT_BT_V, 2), (SPLIT_TT_H, 1), (SPLIT_TT_V, 2)])
+@pytest.mark.parametrize(
+    "split,dir_class", [(SPLIT_BT_H, 1), (SPLIT_BT_V, 2), (SPLIT_TT_H, 1), (SPLIT_TT_V, 2)]
+)
 def test_single_mtt_split(split, dir_class):
     spec = (SPLIT_QT, [(split, [None] * (2 if split in (SPLIT_BT_H, SPLIT_BT_V) else 3)), None, None, None])
     cus = picture([spec], 64, 64)
@@ -138,8 +171,15 @@ def test_single_mtt_split(split, dir_class):
 def test_mixed_three_layers():
     # 32x32: TT_H -> middle 32x16 BT_V -> left 16x16 TT_V; outer top 32x8 BT_V
     tt = (SPLIT_TT_H, [(SPLIT_BT_V, [None, None]), (SPLIT_BT_V, [(SPLIT_TT_V, [None] * 3), None]), None])
-    spec = (SPLIT_QT, [tt, (SPLIT_QT, [None, (SPLIT_BT_H, [None, (SPLIT_BT_V, [None, None])]), None, None]),
-                       None, (SPLIT_BT_V, [None, None])])
+    spec = (
+        SPLIT_QT,
+        [
+            tt,
+            (SPLIT_QT, [None, (SPLIT_BT_H, [None, (SPLIT_BT_V, [None, None])]), None, None]),
+            None,
+            (SPLIT_BT_V, [None, None]),
+        ],
+    )
     cus = picture([spec], 64, 64)
     maps = cus_to_maps(cus, 64, 64)
     assert maps.mtt_depth[0, 2, 4, 0] == 1 + 1 + 2  # middle of TT, BT, outer of TT
@@ -190,8 +230,10 @@ def test_bad_partitions_raise():
 def test_dump_round_trip_and_errors(tmp_path):
     cus = picture([(SPLIT_QT, [(SPLIT_TT_V, [None] * 3), None, None, None]), None], 128, 64)
     chroma = picture([None, (SPLIT_BT_H, [None, None])], 128, 64, chroma=1)
-    pics = [PicturePartition(3, 128, 64, 32, np.concatenate([cus, chroma])),
-            PicturePartition(4, 128, 64, 37, chroma)]
+    pics = [
+        PicturePartition(3, 128, 64, 32, np.concatenate([cus, chroma])),
+        PicturePartition(4, 128, 64, 37, chroma),
+    ]
     pics[1].cus[:, 0] = 4
     pics[0].cus[:, 0] = 3
     path = tmp_path / "p.dump"
@@ -202,8 +244,10 @@ def test_dump_round_trip_and_errors(tmp_path):
     for a, b in zip(pics, back, strict=True):
         assert b.cus.dtype == np.int64 and np.array_equal(a.cus, b.cus)
     data = path.read_bytes()
-    for cut, msg in ((len(data) - 3, "truncated CU records"), (8 + 28 * (len(cus) + len(chroma)) + 24 + 6,
-                                                                 "truncated picture header")):
+    for cut, msg in (
+        (len(data) - 3, "truncated CU records"),
+        (8 + 28 * (len(cus) + len(chroma)) + 24 + 6, "truncated picture header"),
+    ):
         (tmp_path / "t.dump").write_bytes(data[:cut])
         with pytest.raises(InputError, match=msg):
             read_dump(tmp_path / "t.dump")

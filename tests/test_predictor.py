@@ -27,7 +27,7 @@ def test_model_input_matches_training_for_8_bit_sources() -> None:
     plane8 = rng.integers(16, 236, size=(100, 136), dtype=np.uint16)
     origins = np.array([[0, 0], [64, 0], [64, 64]])
     trained = normalise(extract_blocks(plane8, origins), 8)[:, None]
-    internal = (plane8.astype(np.int16) << 2)  # what the encoder hands over at InternalBitDepth 10
+    internal = plane8.astype(np.int16) << 2  # what the encoder hands over at InternalBitDepth 10
     got = predictor.model_input(internal, 10, origins)
     assert got.dtype == np.float32 and got.shape == (3, 1, 68, 68)
     assert np.array_equal(got, trained)
@@ -103,9 +103,12 @@ def wrong_interface_model(path: Path) -> Path:
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "identity",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "identity",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))
@@ -155,8 +158,9 @@ def test_stored_maps_round_trip(tmp_path: Path) -> None:
 
 
 def test_guide_from_options(tmp_path: Path) -> None:
-    g = guides.guide_from_options({"PMPModel": str(MODEL), "PMPLevel": "1", "PMPThreshold": "0.4",
-                                   "PMPThreads": "1"})
+    g = guides.guide_from_options(
+        {"PMPModel": str(MODEL), "PMPLevel": "1", "PMPThreshold": "0.4", "PMPThreads": "1"}
+    )
     assert isinstance(g, extension().MapGuide) and g.level == 1 and g.threshold == pytest.approx(0.4)
     assert g.edge_blocks  # the encoder's default --PMPEdgeBlocks=1 when the option is not passed
     g = guides.guide_from_options({"PMPModel": str(MODEL), "PMPEdgeBlocks": "0"})
@@ -184,8 +188,10 @@ def test_guide_from_options(tmp_path: Path) -> None:
 def test_encoder_fails_cleanly_on_bad_models(clip128: Clip, tmp_path: Path) -> None:
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"\x08\x07garbage" * 100)
-    for model, message in ((corrupt, "cannot load ONNX model"),
-                           (wrong_interface_model(tmp_path / "identity.onnx"), "do not match the expected")):
+    for model, message in (
+        (corrupt, "cannot load ONNX model"),
+        (wrong_interface_model(tmp_path / "identity.onnx"), "do not match the expected"),
+    ):
         out = tmp_path / "x.bin"
         with pytest.raises(EncodeError, match=message):
             pmp_vvc.encode(clip128.args(37, out, f"--PMPModel={model}", frames=1))

@@ -78,8 +78,9 @@ def open_session(path: str | Path, threads: int = 1) -> ort.InferenceSession:
     if {o.name for o in sess.get_outputs()} != set(OUTPUTS):
         raise ModelError(f"{path}: outputs {[o.name for o in sess.get_outputs()]} are not {list(OUTPUTS)}")
     try:  # output shapes may be symbolic in the graph: check them on a real run of two blocks
-        outs = run_session(sess, np.zeros((2, 1, SAMPLE_SIZE, SAMPLE_SIZE), np.float32),
-                           np.array([22.0, 37.0], np.float32))
+        outs = run_session(
+            sess, np.zeros((2, 1, SAMPLE_SIZE, SAMPLE_SIZE), np.float32), np.array([22.0, 37.0], np.float32)
+        )
     except Exception as err:
         raise ModelError(f"{path}: the model fails on a test batch: {_first_line(err)}") from None
     for name, want in OUTPUTS.items():

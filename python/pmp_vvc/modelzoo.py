@@ -79,15 +79,24 @@ MODELS: dict[str, ModelEntry] = {
 #: U/V +3.8/+4.2 % against +1.6/+0.9 % without it, for 11 points more time saving).
 DEFAULT_POINT = OperatingPoint(
     model="pmp-vit-rho0.5",
-    options=("--PMPLevel=2", "--PMPThreshold=0.9", "--MaxMTTHierarchyDepthISliceL=2",
-             "--MaxMTTHierarchyDepthISliceC=1"),
+    options=(
+        "--PMPLevel=2",
+        "--PMPThreshold=0.9",
+        "--MaxMTTHierarchyDepthISliceL=2",
+        "--MaxMTTHierarchyDepthISliceC=1",
+    ),
 )
 #: The most time saving at BD-rate Y <= 1 % on the dev sequences.
 CONSERVATIVE_POINT = OperatingPoint(model="pmp-vit-rho0.5", options=("--PMPLevel=2", "--PMPThreshold=0.9"))
 
 # Short forms of options in the default point's label (others are shown as given).
-_LABEL_PREFIX = {"--PMPLevel": "L", "--PMPThreshold": "t", "--MaxMTTHierarchyDepthISliceL": "mtt",
-                 "--MaxMTTHierarchyDepthISliceC": "cmtt", "--PMPChromaLuma": "cl"}
+_LABEL_PREFIX = {
+    "--PMPLevel": "L",
+    "--PMPThreshold": "t",
+    "--MaxMTTHierarchyDepthISliceL": "mtt",
+    "--MaxMTTHierarchyDepthISliceC": "cmtt",
+    "--PMPChromaLuma": "cl",
+}
 
 
 def models_dir() -> Path:

@@ -69,8 +69,13 @@ def empty_maps(width: int, height: int) -> MapProbabilities:
     """All-zero maps of a picture (blocks nobody predicts)."""
     b = len(block_grid(width, height)[0])
     mtt_shape = (b, MTT_CLASSES, MTT_LAYERS, MTT_GRID, MTT_GRID)
-    return MapProbabilities(width, height, np.zeros((b, QT_CLASSES, QT_GRID, QT_GRID), np.float32),
-                            np.zeros(mtt_shape, np.float32), np.zeros(mtt_shape, np.float32))
+    return MapProbabilities(
+        width,
+        height,
+        np.zeros((b, QT_CLASSES, QT_GRID, QT_GRID), np.float32),
+        np.zeros(mtt_shape, np.float32),
+        np.zeros(mtt_shape, np.float32),
+    )
 
 
 def softmax(logits: FloatArray, axis: int = 1) -> FloatArray:
@@ -92,8 +97,13 @@ def one_hot(maps: PartitionMaps) -> MapProbabilities:
     """Hard partition maps as probabilities (1 for the true class, 0 elsewhere and outside the picture)."""
     if maps.chroma:
         raise InputError("one_hot: the map guide uses luma-tree maps")
-    return MapProbabilities(maps.width, maps.height, _one_hot(maps.qt, QT_CLASSES),
-                            _one_hot(maps.increments, MTT_CLASSES), _one_hot(maps.direction, MTT_CLASSES))
+    return MapProbabilities(
+        maps.width,
+        maps.height,
+        _one_hot(maps.qt, QT_CLASSES),
+        _one_hot(maps.increments, MTT_CLASSES),
+        _one_hot(maps.direction, MTT_CLASSES),
+    )
 
 
 def model_input(luma: npt.NDArray[np.integer], bit_depth: int, origins: npt.NDArray[np.int64]) -> FloatArray:
@@ -157,8 +167,9 @@ class ModelPredictor:
         out.direction[predicted] = softmax(logits["direction"])
         return out
 
-    def __call__(self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int,
-                 poc: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def __call__(
+        self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int, poc: int
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Map-source call of :class:`MapGuide`."""
         return self.predict(luma, bit_depth, qp).as_tuple()
 
@@ -166,15 +177,18 @@ class ModelPredictor:
 class StoredMaps:
     """Maps fixed in advance, per POC: replays a model's maps, or serves an oracle's one-hot maps."""
 
-    def __init__(self, maps: Mapping[int, MapProbabilities], name: str = "stored maps",
-                 search_states: Mapping[int, npt.NDArray[np.float64]] | None = None) -> None:
+    def __init__(
+        self,
+        maps: Mapping[int, MapProbabilities],
+        name: str = "stored maps",
+        search_states: Mapping[int, npt.NDArray[np.float64]] | None = None,
+    ) -> None:
         self.maps = dict(maps)
         self.name = name
         #: Per POC, the search-state table of the replayed encode (:func:`search_state_table`), if any.
         self.search_states = dict(search_states or {})
 
-    def __call__(self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int,
-                 poc: int) -> tuple[Any, ...]:
+    def __call__(self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int, poc: int) -> tuple[Any, ...]:
         """Map-source call of :class:`MapGuide`: the maps of ``poc``, checked against the picture size.
 
         With a search-state table for ``poc``, it is the fourth element.
@@ -183,8 +197,10 @@ class StoredMaps:
             raise InputError(f"{self.name}: no maps for POC {poc} (have {sorted(self.maps)})")
         m = self.maps[poc]
         if (m.width, m.height) != (luma.shape[1], luma.shape[0]):
-            raise InputError(f"{self.name}: maps of POC {poc} are {m.width}x{m.height}, the picture is "
-                             f"{luma.shape[1]}x{luma.shape[0]}")
+            raise InputError(
+                f"{self.name}: maps of POC {poc} are {m.width}x{m.height}, the picture is "
+                f"{luma.shape[1]}x{luma.shape[0]}"
+            )
         states = self.search_states.get(poc)
         return m.as_tuple() if states is None else (*m.as_tuple(), states)
 
@@ -192,8 +208,14 @@ class StoredMaps:
         """Write the maps to an npz file (see :meth:`load`)."""
         arrays: dict[str, Any] = {}
         for poc, m in self.maps.items():
-            arrays.update({f"{poc}_size": np.array([m.width, m.height]), f"{poc}_qt": m.qt,
-                           f"{poc}_mtt": m.mtt, f"{poc}_direction": m.direction})
+            arrays.update(
+                {
+                    f"{poc}_size": np.array([m.width, m.height]),
+                    f"{poc}_qt": m.qt,
+                    f"{poc}_mtt": m.mtt,
+                    f"{poc}_direction": m.direction,
+                }
+            )
         np.savez_compressed(path, **arrays)
 
     @classmethod
@@ -202,8 +224,16 @@ class StoredMaps:
         try:
             with np.load(path, allow_pickle=False) as z:
                 pocs = sorted({int(k.split("_")[0]) for k in z.files})
-                maps = {p: MapProbabilities(int(z[f"{p}_size"][0]), int(z[f"{p}_size"][1]), z[f"{p}_qt"],
-                                            z[f"{p}_mtt"], z[f"{p}_direction"]) for p in pocs}
+                maps = {
+                    p: MapProbabilities(
+                        int(z[f"{p}_size"][0]),
+                        int(z[f"{p}_size"][1]),
+                        z[f"{p}_qt"],
+                        z[f"{p}_mtt"],
+                        z[f"{p}_direction"],
+                    )
+                    for p in pocs
+                }
         except (OSError, KeyError, ValueError) as err:
             raise InputError(f"cannot read stored maps {path}: {err}") from err
         return cls(maps, name=f"stored maps {path}")
@@ -235,8 +265,7 @@ class OracleByQp:
         self.pattern = pattern
         self._by_qp: dict[int, StoredMaps] = {}
 
-    def __call__(self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int,
-                 poc: int) -> tuple[Any, ...]:
+    def __call__(self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int, poc: int) -> tuple[Any, ...]:
         """Map-source call of :class:`MapGuide`: the one-hot maps of the dump of this QP."""
         if qp not in self._by_qp:
             self._by_qp[qp] = oracle_maps(self.pattern.replace("{qp}", str(qp)))
@@ -248,9 +277,14 @@ def oracle_source(spec: str) -> StoredMaps | OracleByQp:
     return OracleByQp(spec) if "{qp}" in spec else oracle_maps(spec)
 
 
-def map_guide(source: Any, level: int = _DEFAULTS.level, threshold: float = _DEFAULTS.threshold,
-              edge_blocks: bool = False, qt_threshold: float = _DEFAULTS.qt_threshold,
-              chroma_luma: int = _DEFAULTS.chroma_luma) -> Any:
+def map_guide(
+    source: Any,
+    level: int = _DEFAULTS.level,
+    threshold: float = _DEFAULTS.threshold,
+    edge_blocks: bool = False,
+    qt_threshold: float = _DEFAULTS.qt_threshold,
+    chroma_luma: int = _DEFAULTS.chroma_luma,
+) -> Any:
     """Build a :class:`MapGuide` (C++) fed by ``source`` at ``level`` 0..3 and confidence ``threshold``.
 
     ``edge_blocks``: also rule inside 64x64 blocks that cross the picture edge (oracle maps are exact
@@ -263,5 +297,11 @@ def map_guide(source: Any, level: int = _DEFAULTS.level, threshold: float = _DEF
         ConfigError: level outside 0..3, a threshold outside [0, 1], or a negative chroma ratio.
     """
     MapGuideOptions(level=level, threshold=threshold, qt_threshold=qt_threshold, chroma_luma=chroma_luma)
-    return extension().MapGuide(source, level=level, threshold=threshold, edge_blocks=edge_blocks,
-                                qt_threshold=qt_threshold, chroma_luma=chroma_luma)
+    return extension().MapGuide(
+        source,
+        level=level,
+        threshold=threshold,
+        edge_blocks=edge_blocks,
+        qt_threshold=qt_threshold,
+        chroma_luma=chroma_luma,
+    )

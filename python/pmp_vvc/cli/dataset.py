@@ -31,28 +31,54 @@ log = logging.getLogger("pmp_vvc.cli.dataset")
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the pmp-dataset argument parser."""
-    p = argparse.ArgumentParser(prog="pmp-dataset", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                parents=[parent_parser(), executor_parser()])
-    p.add_argument("sources", nargs="+", type=Path,
-                   help="image files/folders (PNG/JPEG) and/or per-sequence .cfg files of YUV sequences")
+    p = argparse.ArgumentParser(
+        prog="pmp-dataset",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[parent_parser(), executor_parser()],
+    )
+    p.add_argument(
+        "sources",
+        nargs="+",
+        type=Path,
+        help="image files/folders (PNG/JPEG) and/or per-sequence .cfg files of YUV sequences",
+    )
     p.add_argument("--name", default="train", help="dataset name (folder under the cache; default train)")
     p.add_argument("--out", type=Path, help="output folder (overrides --name)")
-    p.add_argument("--budget-mpix", type=float, default=4.0,
-                   help="luma megapixels of crops per QP (default 4; VTM needs ~200 CPU-µs per pixel per QP)")
+    p.add_argument(
+        "--budget-mpix",
+        type=float,
+        default=4.0,
+        help="luma megapixels of crops per QP (default 4; VTM needs ~200 CPU-µs per pixel per QP)",
+    )
     p.add_argument("--crop", type=int, default=256, help="crop side, multiple of 64 (default 256)")
     p.add_argument("--group", type=int, default=8, help="crops per encoder run / shard (default 8)")
     p.add_argument("--qp", type=int, nargs="+", help="QPs (default 22 27 32 37)")
     p.add_argument("--seed", type=int, default=0, help="seed of the crop plan (default 0)")
-    p.add_argument("--frame-step", type=int, default=8,
-                   help="YUV sequences: use every N-th frame (default 8)")
-    p.add_argument("--exclude", action="append", default=[], metavar="NAME",
-                   help="leave out this image (name relative to its source folder); repeatable")
-    p.add_argument("--exclude-crops", action="append", default=[], type=Path, metavar="CROPS_NPZ",
-                   help="leave out every image used by a starter-label crops.npz (e.g. held-out batches)")
+    p.add_argument(
+        "--frame-step", type=int, default=8, help="YUV sequences: use every N-th frame (default 8)"
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="leave out this image (name relative to its source folder); repeatable",
+    )
+    p.add_argument(
+        "--exclude-crops",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="CROPS_NPZ",
+        help="leave out every image used by a starter-label crops.npz (e.g. held-out batches)",
+    )
     p.add_argument("--max-shards", type=int, help="stop after encoding this many new shards")
-    p.add_argument("--stats", action="store_true",
-                   help="only print the label statistics (per QP) of the finished shards of OUT/NAME")
+    p.add_argument(
+        "--stats",
+        action="store_true",
+        help="only print the label statistics (per QP) of the finished shards of OUT/NAME",
+    )
     return p
 
 
@@ -75,10 +101,13 @@ def _print_stats(out: Path) -> None:
     if not paths:
         raise InputError(f"no finished shards in {out}")
     stats = label_statistics(concat([load_shard(p) for p in paths]))
-    print("| QP | blocks | QT 64/32/16/8 | MTT incr 0/1/2, layer 1 ; 2 ; 3 "
-          "| dir none/hor/ver, layer 1 ; 2 ; 3 |")
+    print(
+        "| QP | blocks | QT 64/32/16/8 | MTT incr 0/1/2, layer 1 ; 2 ; 3 "
+        "| dir none/hor/ver, layer 1 ; 2 ; 3 |"
+    )
     print("|---|---|---|---|---|")
     for qp, row in stats.items():
+
         def f(v: list[float]) -> str:
             return "/".join(f"{x:.2f}" for x in v)
 
@@ -110,12 +139,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     crops = sources.plan_crops(found, int(args.budget_mpix * 1e6), args.crop, args.seed)
     plan = dataset.DatasetPlan(tuple(crops), dataset.qps_from(args.qp), args.group, ())
     out = args.out or dataset.default_out_dir(args.name)
-    log.info("pmp-dataset: %d crops of %dx%d from %d sources, %d shards x %d QPs -> %s", len(crops),
-             args.crop, args.crop, len({c.source.name for c in crops}), len(plan.groups), len(plan.qps), out)
+    log.info(
+        "pmp-dataset: %d crops of %dx%d from %d sources, %d shards x %d QPs -> %s",
+        len(crops),
+        args.crop,
+        args.crop,
+        len({c.source.name for c in crops}),
+        len(plan.groups),
+        len(plan.qps),
+        out,
+    )
 
     def progress(done: int, total: int, record: dict[str, Any]) -> None:
-        log.info("[%d/%d] %s: %d blocks, %.1f CPU-s", done, total, record["shard"], record["blocks"],
-                 record["cpu_seconds"])
+        log.info(
+            "[%d/%d] %s: %d blocks, %.1f CPU-s",
+            done,
+            total,
+            record["shard"],
+            record["blocks"],
+            record["cpu_seconds"],
+        )
 
     executor = make_executor(args.executor, jobs, args.scheduler)
     try:

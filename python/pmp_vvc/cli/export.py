@@ -25,8 +25,9 @@ DEFAULT_LABELS = "../shared/data/labels/vtm23.13-ai-256"
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options of pmp-export."""
-    p = argparse.ArgumentParser(prog="pmp-export", description=__doc__.split("\n")[0],
-                                parents=[parent_parser()])
+    p = argparse.ArgumentParser(
+        prog="pmp-export", description=__doc__.split("\n")[0], parents=[parent_parser()]
+    )
     p.add_argument("checkpoint", type=Path, help="training checkpoint (best.pt or last.pt)")
     p.add_argument("-o", "--output", type=Path, required=True, help="ONNX file to write")
     p.add_argument("--rho", type=float, help="export at another keep ratio than trained (sparse models only)")
@@ -63,14 +64,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     rho = model.stage_list()[0].rho if model.cfg.rho < 1.0 else 1.0
     payload = load_checkpoint(args.checkpoint)
     macs, by_op = count_macs(model)
-    meta = {"rho": rho, "macs_per_block": macs, "epochs_completed": payload["epoch"],
-            "train_info": json.dumps(payload.get("info", {}))}
+    meta = {
+        "rho": rho,
+        "macs_per_block": macs,
+        "epochs_completed": payload["epoch"],
+        "train_info": json.dumps(payload.get("info", {})),
+    }
     export_onnx(model, args.output, opset=args.opset, metadata=meta)
     sess = open_session(args.output, threads=1)
     blocks = math.ceil(width / 64) * math.ceil(height / 64)
     report: dict[str, Any] = {
-        "onnx": str(args.output), "bytes": args.output.stat().st_size, "rho": rho, "opset": args.opset,
-        "macs_per_block": macs, "macs_by_operator": by_op, "parameters": count_parameters(model),
+        "onnx": str(args.output),
+        "bytes": args.output.stat().st_size,
+        "rho": rho,
+        "opset": args.opset,
+        "macs_per_block": macs,
+        "macs_by_operator": by_op,
+        "parameters": count_parameters(model),
         "latency_ms_per_block_batch1": 1e3 * latency(sess, 1, args.repeats),
         f"latency_ms_{width}x{height}_batch{blocks}": 1e3 * latency(sess, blocks, args.repeats),
     }
@@ -83,17 +93,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["parity"] = parity(model, sess, luma[:256], qp[:256])
         pred: dict[str, list[Any]] = {"qt": [], "mtt": [], "direction": []}
         for start in range(0, len(val), 256):
-            outs = run_session(sess, luma[start: start + 256], qp[start: start + 256])
+            outs = run_session(sess, luma[start : start + 256], qp[start : start + 256])
             for name in pred:
                 pred[name].append(outs[name].argmax(axis=1).astype(np.int8))
         guess = {k: np.concatenate(v) for k, v in pred.items()}
         report["val_blocks"] = len(val)
         report["accuracy"] = all_accuracies(guess, {"qt": val.qt, "mtt": val.mtt, "direction": val.direction})
         report["accuracy_per_qp"] = {
-            int(q): all_accuracies({k: v[val.qp == q] for k, v in guess.items()},
-                                   {"qt": val.qt[val.qp == q], "mtt": val.mtt[val.qp == q],
-                                    "direction": val.direction[val.qp == q]})
-            for q in np.unique(val.qp)}
+            int(q): all_accuracies(
+                {k: v[val.qp == q] for k, v in guess.items()},
+                {
+                    "qt": val.qt[val.qp == q],
+                    "mtt": val.mtt[val.qp == q],
+                    "direction": val.direction[val.qp == q],
+                },
+            )
+            for q in np.unique(val.qp)
+        }
     text = json.dumps(report, indent=2)
     if args.report:
         args.report.write_text(text + "\n")

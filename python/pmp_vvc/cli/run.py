@@ -50,6 +50,7 @@ from pmp_vvc.evaluation.sweep import SweepSpec, check_test_options, plan_sweep, 
 
 log = logging.getLogger("pmp_vvc.run")
 
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``pmp-run`` argument parser."""
     p = argparse.ArgumentParser(

@@ -31,35 +31,50 @@ DEFAULT_VAL = "batch011,batch012"
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options of pmp-train."""
-    p = argparse.ArgumentParser(prog="pmp-train", description=__doc__.split("\n")[0],
-                                parents=[parent_parser()])
+    p = argparse.ArgumentParser(
+        prog="pmp-train", description=__doc__.split("\n")[0], parents=[parent_parser()]
+    )
     p.add_argument("--labels", default=DEFAULT_LABELS, help="starter-label folder (batchNNN/...)")
     p.add_argument("--shard", action="append", default=[], help="extra sample shard (.npz), repeatable")
-    p.add_argument("--dataset", action="append", default=[], type=Path,
-                   help="pmp-dataset folder whose finished shards join the training set, re-scanned at each "
-                        "epoch (a label job may still be adding to it); repeatable")
+    p.add_argument(
+        "--dataset",
+        action="append",
+        default=[],
+        type=Path,
+        help="pmp-dataset folder whose finished shards join the training set, re-scanned at each "
+        "epoch (a label job may still be adding to it); repeatable",
+    )
     p.add_argument("--val-batches", default=DEFAULT_VAL, help="comma-separated starter batches held out")
     p.add_argument("--run-dir", type=Path, help="run folder (default: <cache>/runs/rho<rho>-seed<seed>)")
     p.add_argument("--rho", type=float, default=0.5, help="token keep ratio (1.0: dense twin)")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--ema", type=float, default=0.999,
-                   help="EMA decay of the evaluated and saved weights (0: off)")
+    p.add_argument(
+        "--ema", type=float, default=0.999, help="EMA decay of the evaluated and saved weights (0: off)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-minutes", type=float, default=3.0)
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (tests)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    p.add_argument("--evaluate", type=Path, nargs="+", metavar="CHECKPOINT",
-                   help="do not train: print accuracies (all and per QP) of checkpoints and of the per-QP "
-                        "constant baseline on the validation batches; rows are named by each checkpoint's "
-                        "run folder")
+    p.add_argument(
+        "--evaluate",
+        type=Path,
+        nargs="+",
+        metavar="CHECKPOINT",
+        help="do not train: print accuracies (all and per QP) of checkpoints and of the per-QP "
+        "constant baseline on the validation batches; rows are named by each checkpoint's "
+        "run folder",
+    )
     p.add_argument("--eval-rho", type=float, help="with --evaluate: run the model at this keep ratio")
     p.add_argument("--report", type=Path, help="with --evaluate: also write the figures as JSON here")
-    p.add_argument("--val-dataset", type=Path,
-                   help="validate (training and --evaluate) on the shards of this pmp-dataset folder, e.g. "
-                        "labels of ../shared/data/dev/bsds500_val, instead of the held-out starter batches "
-                        "(which stay out of training)")
+    p.add_argument(
+        "--val-dataset",
+        type=Path,
+        help="validate (training and --evaluate) on the shards of this pmp-dataset folder, e.g. "
+        "labels of ../shared/data/dev/bsds500_val, instead of the held-out starter batches "
+        "(which stay out of training)",
+    )
     return p
 
 
@@ -89,8 +104,20 @@ class GrowingSet:
         return concat([self.base, *(self.cache[p] for p in used[str(epoch)])])
 
 
-_COLS = ("qt", "qt16", "mtt1", "mtt2", "mtt3", "direction1", "direction2", "direction3", "split",
-         "split_type", "split_recall", "nosplit_recall")
+_COLS = (
+    "qt",
+    "qt16",
+    "mtt1",
+    "mtt2",
+    "mtt3",
+    "direction1",
+    "direction2",
+    "direction3",
+    "split",
+    "split_type",
+    "split_recall",
+    "nosplit_recall",
+)
 
 
 def dataset_samples(folder: Path) -> Samples:
@@ -105,8 +132,9 @@ def dataset_samples(folder: Path) -> Samples:
     return concat([load_shard(p) for p in paths])
 
 
-def train_and_validation(samples: Samples, val_batches: Sequence[str], val_dataset: Path | None
-                         ) -> tuple[Samples, Samples]:
+def train_and_validation(
+    samples: Samples, val_batches: Sequence[str], val_dataset: Path | None
+) -> tuple[Samples, Samples]:
     """Split starter samples into training samples and the validation set.
 
     The batches ``val_batches`` are held out of training; they are the validation set unless
@@ -118,8 +146,9 @@ def train_and_validation(samples: Samples, val_batches: Sequence[str], val_datas
     return train_set, (dataset_samples(val_dataset) if val_dataset is not None else held_out)
 
 
-def evaluate_checkpoints(paths: Sequence[Path], train_set: Samples, val_set: Samples, rho: float | None
-                         ) -> dict[str, dict[str, dict[str, float]]]:
+def evaluate_checkpoints(
+    paths: Sequence[Path], train_set: Samples, val_set: Samples, rho: float | None
+) -> dict[str, dict[str, dict[str, float]]]:
     """Accuracy tables of checkpoints (named by their run folder) and of the per-QP constant baseline."""
     from pmp_vvc.learning.evaluate import accuracy_table, constant_baseline
     from pmp_vvc.learning.train import load_model, predict
@@ -131,8 +160,9 @@ def evaluate_checkpoints(paths: Sequence[Path], train_set: Samples, val_set: Sam
         if name in tables:
             name = str(path)
         tables[name] = accuracy_table(predict(load_model(path, rho=rho), val_set), true, val_set.qp)
-    base = constant_baseline(train_set.qp, {"qt": train_set.qt, "mtt": train_set.mtt,
-                                            "direction": train_set.direction}, val_set.qp)
+    base = constant_baseline(
+        train_set.qp, {"qt": train_set.qt, "mtt": train_set.mtt, "direction": train_set.direction}, val_set.qp
+    )
     tables["constant_per_qp"] = accuracy_table(base, true, val_set.qp)
     return tables
 
@@ -160,8 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     val_batches = [b for b in args.val_batches.split(",") if b]
     if args.evaluate is not None:
-        train_part, val_part = train_and_validation(starter_samples(args.labels), val_batches,
-                                                    args.val_dataset)
+        train_part, val_part = train_and_validation(
+            starter_samples(args.labels), val_batches, args.val_dataset
+        )
         tables = evaluate_checkpoints(args.evaluate, train_part, val_part, args.eval_rho)
         _print_table(tables)
         if args.report:
@@ -181,12 +212,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         data: Samples | Callable[[int], Samples] = train_set
         if args.dataset:
             data = GrowingSet(train_set, args.dataset, run_dir / "epoch_shards.json")
-        cfg = TrainConfig(rho=args.rho, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          seed=args.seed, checkpoint_minutes=args.checkpoint_minutes,
-                          max_steps=args.max_steps, ema=args.ema)
-        info = {"labels": str(args.labels), "shards": args.shard, "datasets": [str(d) for d in args.dataset],
-                "val_batches": val_batches, "val_dataset": str(args.val_dataset or ""),
-                "train_samples": len(train_set), "val_samples": len(val_set)}
+        cfg = TrainConfig(
+            rho=args.rho,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            checkpoint_minutes=args.checkpoint_minutes,
+            max_steps=args.max_steps,
+            ema=args.ema,
+        )
+        info = {
+            "labels": str(args.labels),
+            "shards": args.shard,
+            "datasets": [str(d) for d in args.dataset],
+            "val_batches": val_batches,
+            "val_dataset": str(args.val_dataset or ""),
+            "train_samples": len(train_set),
+            "val_samples": len(val_set),
+        }
         logger.info("run %s: %d train / %d val samples, %s", run_dir, len(train_set), len(val_set), cfg)
         metrics = train(cfg, data, val_set, run_dir, info=info)
         logger.info("done: %s", json.dumps(metrics))

@@ -106,8 +106,10 @@ class EncoderArgs:
 
     def vtm_args(self, args: Sequence[str]) -> list[str]:
         """``args`` as VTM must see them: a relative ``InputFile`` of a cfg becomes the resolved path."""
-        if self.input_file is not None and self.input_from_cfg and self.values.get("InputFile") != str(
-            self.input_file
+        if (
+            self.input_file is not None
+            and self.input_from_cfg
+            and self.values.get("InputFile") != str(self.input_file)
         ):
             return [*args, f"--InputFile={self.input_file}"]
         return list(args)

@@ -202,9 +202,7 @@ def compare(
     )
 
 
-def bd_rate_two_points(
-    anchor: Sequence[tuple[float, float]], test: Sequence[tuple[float, float]]
-) -> float:
+def bd_rate_two_points(anchor: Sequence[tuple[float, float]], test: Sequence[tuple[float, float]]) -> float:
     """BD-rate (a fraction, not percent) of two (rate, PSNR) points per side: log-rate linear in PSNR.
 
     The method for two QPs (the CI gate), where no cubic fit exists; ``nan`` without PSNR overlap.

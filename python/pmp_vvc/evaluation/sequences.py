@@ -45,6 +45,7 @@ _AREA_CLASSES: tuple[tuple[str, int], ...] = (
 )
 _SMALL_CLASS = "S"
 
+
 def class_for(name: str, width: int, height: int) -> str:
     """Class of a sequence that the user did not classify (rules 2 and 3 of the module docstring)."""
     if name in CTC_CLASSES:

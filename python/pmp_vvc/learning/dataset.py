@@ -73,8 +73,10 @@ class DatasetPlan:
         out: list[tuple[Crop, ...]] = []
         current: list[Crop] = []
         for crop in self.crops:
-            if current and (len(current) == self.group_size or (crop.size, crop.bit_depth) !=
-                            (current[0].size, current[0].bit_depth)):
+            if current and (
+                len(current) == self.group_size
+                or (crop.size, crop.bit_depth) != (current[0].size, current[0].bit_depth)
+            ):
                 out.append(tuple(current))
                 current = []
             current.append(crop)
@@ -84,16 +86,23 @@ class DatasetPlan:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (for ``plan.json``)."""
-        return {"version": PLAN_VERSION, "qps": list(self.qps), "group_size": self.group_size,
-                "encoder_args": list(self.encoder_args), "crops": [asdict(c) for c in self.crops]}
+        return {
+            "version": PLAN_VERSION,
+            "qps": list(self.qps),
+            "group_size": self.group_size,
+            "encoder_args": list(self.encoder_args),
+            "crops": [asdict(c) for c in self.crops],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DatasetPlan:
         """Inverse of :meth:`to_json`."""
         if data.get("version") != PLAN_VERSION:
             raise InputError(f"plan.json version {data.get('version')}, expected {PLAN_VERSION}")
-        crops = tuple(Crop(source=Source(**c["source"]), x=c["x"], y=c["y"], size=c["size"],
-                           bit_depth=c["bit_depth"]) for c in data["crops"])
+        crops = tuple(
+            Crop(source=Source(**c["source"]), x=c["x"], y=c["y"], size=c["size"], bit_depth=c["bit_depth"])
+            for c in data["crops"]
+        )
         return cls(crops, tuple(data["qps"]), int(data["group_size"]), tuple(data["encoder_args"]))
 
 
@@ -105,8 +114,10 @@ def _check_plan(out_dir: Path, plan: DatasetPlan) -> None:
         except (OSError, ValueError) as err:
             raise InputError(f"cannot read {path}: {err}") from err
         if old != plan.to_json():
-            raise ConfigError(f"{out_dir} holds a dataset made with other crops or settings (plan.json "
-                              "differs); use another output folder or the same arguments")
+            raise ConfigError(
+                f"{out_dir} holds a dataset made with other crops or settings (plan.json "
+                "differs); use another output folder or the same arguments"
+            )
     else:
         write_json_atomic(path, plan.to_json())
 
@@ -117,8 +128,11 @@ def write_manifest(out_dir: Path) -> dict[str, Any]:
     for path in sorted((out_dir / "shards").glob("g*-qp*.json")):
         if path.with_suffix(".npz").is_file():
             records.append(json.loads(path.read_text()))
-    manifest = {"colour": "photos: BT.601 limited range, 8-bit, 4:2:0 (mean of 2x2)",
-                "shards": records, "blocks": sum(r["blocks"] for r in records)}
+    manifest = {
+        "colour": "photos: BT.601 limited range, 8-bit, 4:2:0 (mean of 2x2)",
+        "shards": records,
+        "blocks": sum(r["blocks"] for r in records),
+    }
     write_json_atomic(out_dir / "manifest.json", manifest)
     return manifest
 
@@ -176,9 +190,14 @@ def run_unit(unit: ShardUnit) -> ShardOutcome:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def build_dataset(plan: DatasetPlan, out_dir: str | Path, jobs: int = 1,
-                  progress: Callable[[int, int, dict[str, Any]], None] | None = None,
-                  max_units: int | None = None, executor: Executor | None = None) -> dict[str, Any]:
+def build_dataset(
+    plan: DatasetPlan,
+    out_dir: str | Path,
+    jobs: int = 1,
+    progress: Callable[[int, int, dict[str, Any]], None] | None = None,
+    max_units: int | None = None,
+    executor: Executor | None = None,
+) -> dict[str, Any]:
     """Encode every missing (group, QP) shard of ``plan`` into ``out_dir``; return the manifest.
 
     Each shard is a :class:`ShardUnit` run by :func:`run_unit` on ``executor`` (default: a local one with
@@ -192,8 +211,11 @@ def build_dataset(plan: DatasetPlan, out_dir: str | Path, jobs: int = 1,
     (out / "shards").mkdir(parents=True, exist_ok=True)
     _check_plan(out, plan)
     groups = plan.groups
-    units = [ShardUnit(str(out), g, groups[g], qp, tuple(plan.encoder_args))
-             for g in range(len(groups)) for qp in plan.qps]
+    units = [
+        ShardUnit(str(out), g, groups[g], qp, tuple(plan.encoder_args))
+        for g in range(len(groups))
+        for qp in plan.qps
+    ]
     todo = [u for u in units if not (u.npz.is_file() and u.npz.with_suffix(".json").is_file())]
     if max_units is not None:
         todo = todo[:max_units]
@@ -213,8 +235,13 @@ def build_dataset(plan: DatasetPlan, out_dir: str | Path, jobs: int = 1,
             write_manifest(out)
             if progress is not None:
                 progress(done, len(units), outcome.record)
-            log.debug("shard %s done (%d/%d, %.0f s elapsed)", outcome.record["shard"], done, len(units),
-                      time.monotonic() - t0)
+            log.debug(
+                "shard %s done (%d/%d, %.0f s elapsed)",
+                outcome.record["shard"],
+                done,
+                len(units),
+                time.monotonic() - t0,
+            )
     finally:
         if executor is None:
             runner.close()

@@ -19,9 +19,16 @@ def block_maps(qt: I8, mtt_inc: I8, direction: I8) -> PartitionMaps:
     """PartitionMaps for independent 64x64 blocks from class maps (increments summed into depths)."""
     depth = np.where(mtt_inc < 0, -1, np.cumsum(np.maximum(mtt_inc, 0), axis=1)).astype(np.int8)
     n = len(qt)
-    return PartitionMaps(qt=qt.astype(np.int8), mtt_depth=depth, direction=direction.astype(np.int8),
-                         origins=np.zeros((n, 2), dtype=np.int64), width=BLOCK_SIZE, height=BLOCK_SIZE,
-                         chroma=False, truncated=np.zeros(n, dtype=bool))
+    return PartitionMaps(
+        qt=qt.astype(np.int8),
+        mtt_depth=depth,
+        direction=direction.astype(np.int8),
+        origins=np.zeros((n, 2), dtype=np.int64),
+        width=BLOCK_SIZE,
+        height=BLOCK_SIZE,
+        chroma=False,
+        truncated=np.zeros(n, dtype=bool),
+    )
 
 
 def _acc(pred: npt.NDArray[np.integer], true: npt.NDArray[np.integer]) -> float:
@@ -31,16 +38,16 @@ def _acc(pred: npt.NDArray[np.integer], true: npt.NDArray[np.integer]) -> float:
 
 def map_accuracies(pred: dict[str, I8], true: dict[str, I8]) -> dict[str, float]:
     """Cell accuracies: qt (8x8 cells), qt16 (exact QT depth per 16x16), mtt/direction per layer."""
-    out = {"qt": _acc(pred["qt"], true["qt"]),
-           "qt16": _acc(pred["qt"][:, ::2, ::2], true["qt"][:, ::2, ::2])}
+    out = {"qt": _acc(pred["qt"], true["qt"]), "qt16": _acc(pred["qt"][:, ::2, ::2], true["qt"][:, ::2, ::2])}
     for name in ("mtt", "direction"):
         for layer in range(3):
             out[f"{name}{layer + 1}"] = _acc(pred[name][:, layer], true[name][:, layer])
     return out
 
 
-def decision_accuracies(pred: dict[str, I8], true: dict[str, I8],
-                        unanimous: bool = False) -> dict[str, float]:
+def decision_accuracies(
+    pred: dict[str, I8], true: dict[str, I8], unanimous: bool = False
+) -> dict[str, float]:
     """Score the encoder decisions at every node of the true trees: split or not, and the split type.
 
     ``split``: the predicted maps split a node iff the true tree does; ``split_type``: same split exactly;
@@ -51,7 +58,7 @@ def decision_accuracies(pred: dict[str, I8], true: dict[str, I8],
     hits: Counter[str] = Counter()
     totals: Counter[str] = Counter()
     for b in range(len(true["qt"])):
-        for (t, p) in split_decisions(truth, guess, b, unanimous):
+        for t, p in split_decisions(truth, guess, b, unanimous):
             totals["split"] += 1
             hits["split"] += (t == SPLIT_NONE) == (p == SPLIT_NONE)
             hits["split_type"] += t == p
@@ -73,16 +80,20 @@ def all_accuracies(pred: dict[str, I8], true: dict[str, I8]) -> dict[str, float]
     return {**map_accuracies(pred, true), **decision_accuracies(pred, true)}
 
 
-def constant_baseline(train_qp: npt.NDArray[np.integer], train: dict[str, I8], qp: npt.NDArray[np.integer]
-                      ) -> dict[str, I8]:
+def constant_baseline(
+    train_qp: npt.NDArray[np.integer], train: dict[str, I8], qp: npt.NDArray[np.integer]
+) -> dict[str, I8]:
     """Trivial per-QP predictor: the most frequent training class of each map (and MTT layer) at each QP.
 
     ``train`` holds the training maps (qt, mtt, direction); returns constant maps for blocks at ``qp``
     (a QP absent from training falls back to all training blocks).
     """
     n = len(qp)
-    pred = {"qt": np.zeros((n, 8, 8), np.int8), "mtt": np.zeros((n, 3, 16, 16), np.int8),
-            "direction": np.zeros((n, 3, 16, 16), np.int8)}
+    pred = {
+        "qt": np.zeros((n, 8, 8), np.int8),
+        "mtt": np.zeros((n, 3, 16, 16), np.int8),
+        "direction": np.zeros((n, 3, 16, 16), np.int8),
+    }
 
     def mode(a: npt.NDArray[np.integer]) -> int:
         valid = a[a >= 0].astype(np.int64)
@@ -98,12 +109,14 @@ def constant_baseline(train_qp: npt.NDArray[np.integer], train: dict[str, I8], q
     return pred
 
 
-def accuracy_table(pred: dict[str, I8], true: dict[str, I8], qp: npt.NDArray[np.integer]
-                   ) -> dict[str, dict[str, float]]:
+def accuracy_table(
+    pred: dict[str, I8], true: dict[str, I8], qp: npt.NDArray[np.integer]
+) -> dict[str, dict[str, float]]:
     """All accuracies over every block (key ``"all"``) and per QP (keys ``"qp22"``, ...)."""
     out = {"all": all_accuracies(pred, true)}
     for q in np.unique(qp).tolist():
         sel = qp == q
-        out[f"qp{q}"] = all_accuracies({k: v[sel] for k, v in pred.items()},
-                                       {k: v[sel] for k, v in true.items()})
+        out[f"qp{q}"] = all_accuracies(
+            {k: v[sel] for k, v in pred.items()}, {k: v[sel] for k, v in true.items()}
+        )
     return out

@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from pmp_vvc.learning.model import PartitionNet
 
 
-
-def export_onnx(model: PartitionNet, path: str | Path, opset: int = 17,
-                metadata: dict[str, Any] | None = None) -> None:
+def export_onnx(
+    model: PartitionNet, path: str | Path, opset: int = 17, metadata: dict[str, Any] | None = None
+) -> None:
     """Export ``model`` (eval mode, its fixed rho) to ONNX with a dynamic batch axis, then check it."""
     import onnx
     import torch
@@ -40,8 +40,16 @@ def export_onnx(model: PartitionNet, path: str | Path, opset: int = 17,
     axes = {name: {0: "batch"} for name in (*INPUTS, *OUTPUTS)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer and deprecation notices of the TorchScript exporter
-        torch.onnx.export(model, (luma, qp), str(path), input_names=list(INPUTS), output_names=list(OUTPUTS),
-                          dynamic_axes=axes, opset_version=opset, dynamo=False)
+        torch.onnx.export(
+            model,
+            (luma, qp),
+            str(path),
+            input_names=list(INPUTS),
+            output_names=list(OUTPUTS),
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
+        )
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto)
     meta = {"model_config": json.dumps(model.cfg.to_dict())}
@@ -52,8 +60,12 @@ def export_onnx(model: PartitionNet, path: str | Path, opset: int = 17,
     onnx.save(proto, str(path))
 
 
-def parity(model: PartitionNet, sess: ort.InferenceSession, luma: npt.NDArray[np.float32],
-           qp: npt.NDArray[np.float32]) -> dict[str, float]:
+def parity(
+    model: PartitionNet,
+    sess: ort.InferenceSession,
+    luma: npt.NDArray[np.float32],
+    qp: npt.NDArray[np.float32],
+) -> dict[str, float]:
     """Max abs logit difference and argmax agreement (fraction) between PyTorch and onnxruntime."""
     import torch
 

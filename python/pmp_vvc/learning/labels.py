@@ -53,8 +53,15 @@ class Samples:
 
     def subset(self, index: npt.NDArray[np.int64] | slice) -> Samples:
         """Return the samples selected by ``index`` (same bit depth)."""
-        return Samples(self.luma[index], self.bit_depth, self.qp[index], self.qt[index], self.mtt[index],
-                       self.direction[index], self.source[index])
+        return Samples(
+            self.luma[index],
+            self.bit_depth,
+            self.qp[index],
+            self.qt[index],
+            self.mtt[index],
+            self.direction[index],
+            self.source[index],
+        )
 
     def normalised_luma(self, index: npt.NDArray[np.int64] | slice = slice(None)) -> npt.NDArray[np.float32]:
         """Model input (n, 1, 68, 68) float32 in [0, 1] (divided by 2**bit_depth - 1)."""
@@ -66,16 +73,22 @@ def normalise(luma: npt.NDArray[np.integer], bit_depth: int) -> npt.NDArray[np.f
     return (luma.astype(np.float32) / np.float32((1 << bit_depth) - 1)).astype(np.float32)
 
 
-def samples_from_picture(plane: npt.NDArray[np.integer], maps: PartitionMaps, qp: int, bit_depth: int,
-                         source: str) -> Samples:
+def samples_from_picture(
+    plane: npt.NDArray[np.integer], maps: PartitionMaps, qp: int, bit_depth: int, source: str
+) -> Samples:
     """One sample per 64x64 block of a picture, from its luma plane and luma-tree maps."""
     if plane.shape != (maps.height, maps.width) or maps.chroma:
-        raise InputError(f"{source}: luma plane {plane.shape} does not match luma maps "
-                         f"{maps.width}x{maps.height}")
+        raise InputError(
+            f"{source}: luma plane {plane.shape} does not match luma maps {maps.width}x{maps.height}"
+        )
     n = len(maps.origins)
     return Samples(
-        luma=extract_blocks(plane, maps.origins), bit_depth=bit_depth, qp=np.full(n, qp, dtype=np.int16),
-        qt=maps.qt.copy(), mtt=maps.increments, direction=maps.direction.copy(),
+        luma=extract_blocks(plane, maps.origins),
+        bit_depth=bit_depth,
+        qp=np.full(n, qp, dtype=np.int16),
+        qt=maps.qt.copy(),
+        mtt=maps.increments,
+        direction=maps.direction.copy(),
         source=np.array([f"{source}@{x},{y} qp{qp}" for x, y in maps.origins.tolist()]),
     )
 
@@ -90,8 +103,9 @@ def concat(parts: list[Samples]) -> Samples:
     return Samples(bit_depth=parts[0].bit_depth, **cat)
 
 
-def save_shard(path: str | Path, samples: Samples,
-               extra: Mapping[str, npt.NDArray[Any]] | None = None) -> None:
+def save_shard(
+    path: str | Path, samples: Samples, extra: Mapping[str, npt.NDArray[Any]] | None = None
+) -> None:
     """Write samples to an npz shard (atomically: temporary file, then rename).
 
     ``extra`` adds further per-sample arrays (first axis N, names not clashing with the sample fields),
@@ -102,10 +116,15 @@ def save_shard(path: str | Path, samples: Samples,
     extra = dict(extra or {})
     for name, arr in extra.items():
         if name in (*_FIELDS, "version", "bit_depth") or len(arr) != len(samples):
-            raise InputError(f"extra shard field {name!r}: name clashes or length {len(arr)} != "
-                             f"{len(samples)}")
-    arrays: dict[str, Any] = {"version": SHARD_VERSION, "bit_depth": samples.bit_depth,
-                              **{f: getattr(samples, f) for f in _FIELDS}, **extra}
+            raise InputError(
+                f"extra shard field {name!r}: name clashes or length {len(arr)} != {len(samples)}"
+            )
+    arrays: dict[str, Any] = {
+        "version": SHARD_VERSION,
+        "bit_depth": samples.bit_depth,
+        **{f: getattr(samples, f) for f in _FIELDS},
+        **extra,
+    }
     with atomic_path(path, keep_suffix=True) as tmp:
         np.savez_compressed(tmp, **arrays)
 
@@ -132,8 +151,14 @@ def load_shard(path: str | Path) -> Samples:
     except (OSError, KeyError, ValueError) as err:
         raise InputError(f"cannot read sample shard {path}: {err}") from err
     n = len(samples)
-    shapes = {"luma": (n, SAMPLE_SIZE, SAMPLE_SIZE), "qp": (n,), "qt": (n, 8, 8), "mtt": (n, 3, 16, 16),
-              "direction": (n, 3, 16, 16), "source": (n,)}
+    shapes = {
+        "luma": (n, SAMPLE_SIZE, SAMPLE_SIZE),
+        "qp": (n,),
+        "qt": (n, 8, 8),
+        "mtt": (n, 3, 16, 16),
+        "direction": (n, 3, 16, 16),
+        "source": (n,),
+    }
     for field, shape in shapes.items():
         if getattr(samples, field).shape != shape:
             got = getattr(samples, field).shape
@@ -172,8 +197,9 @@ def _batch_samples(batch: Path, qps: tuple[int, ...]) -> Samples:
     return concat(parts)
 
 
-def starter_samples(root: str | Path, batches: list[str] | None = None, qps: tuple[int, ...] = QPS,
-                    cache: bool = True) -> Samples:
+def starter_samples(
+    root: str | Path, batches: list[str] | None = None, qps: tuple[int, ...] = QPS, cache: bool = True
+) -> Samples:
     """Build samples from the starter labels (all batches or the named ones), cached as a shard."""
     paths = starter_batches(root)
     if batches is not None:
@@ -181,8 +207,9 @@ def starter_samples(root: str | Path, batches: list[str] | None = None, qps: tup
         if missing:
             raise InputError(f"starter-label batches not found under {root}: {sorted(missing)}")
         paths = [p for p in paths if p.name in set(batches)]
-    key = hashlib.sha256(repr(([(p.name, (p / "crops.npz").stat().st_size) for p in paths], qps,
-                               SHARD_VERSION)).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        repr(([(p.name, (p / "crops.npz").stat().st_size) for p in paths], qps, SHARD_VERSION)).encode()
+    ).hexdigest()[:16]
     shard = cache_dir() / "labels" / f"starter-{key}.npz"
     if cache and shard.is_file():
         return load_shard(shard)
@@ -207,8 +234,10 @@ def label_statistics(samples: Samples) -> dict[int, dict[str, list[float]]]:
 
     for qp in sorted(np.unique(samples.qp).tolist()):
         sel = samples.qp == qp
-        row: dict[str, list[float]] = {"blocks": [float(sel.sum())],
-                                       "qt": freq(samples.qt[sel][:, ::2, ::2], 4)}
+        row: dict[str, list[float]] = {
+            "blocks": [float(sel.sum())],
+            "qt": freq(samples.qt[sel][:, ::2, ::2], 4),
+        }
         for layer in range(3):
             row[f"mtt{layer + 1}"] = freq(samples.mtt[sel][:, layer], 3)
             row[f"direction{layer + 1}"] = freq(samples.direction[sel][:, layer], 3)

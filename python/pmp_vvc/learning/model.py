@@ -115,8 +115,9 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, hid), nn.GELU(), nn.Linear(hid, dim))
         self.cheap = nn.Linear(dim, dim)
 
-    def forward(self, x: Tensor, mask: Tensor | None = None,
-                keep: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, mask: Tensor | None = None, keep: tuple[Tensor, Tensor] | None = None
+    ) -> Tensor:
         """Apply to x (B,H,W,C) with a (B,N) keep ``mask`` (training) or ``keep`` (kept, dropped) indices."""
         b, h, w, c = x.shape
         win = min(self.window, h)
@@ -139,15 +140,17 @@ class Block(nn.Module):
 class Stage(nn.Module):
     """Optional 2x2 patch merging, QP FiLM, a token scorer (if sparse) and blocks (local/grid windows)."""
 
-    def __init__(self, cin: int, dim: int, depth: int, heads: int, cfg: ModelConfig, merge: bool,
-                 sparse: bool) -> None:
+    def __init__(
+        self, cin: int, dim: int, depth: int, heads: int, cfg: ModelConfig, merge: bool, sparse: bool
+    ) -> None:
         super().__init__()
         self.merge = nn.Sequential(nn.LayerNorm(4 * cin), nn.Linear(4 * cin, dim)) if merge else None
         self.film = nn.Linear(cfg.qp_dim, 2 * dim)
         self.scorer = TokenScorer(dim) if sparse else None
         self.rho, self.tau = cfg.rho, cfg.gumbel_tau
-        self.blocks = nn.ModuleList(Block(dim, heads, cfg.window, i % 2 == 1, cfg.mlp_ratio)
-                                    for i in range(depth))
+        self.blocks = nn.ModuleList(
+            Block(dim, heads, cfg.window, i % 2 == 1, cfg.mlp_ratio) for i in range(depth)
+        )
         self.keep_rate: Tensor | None = None
         self.full_tokens: int | None = None
 
@@ -191,11 +194,13 @@ class PartitionNet(nn.Module):
         self.pos = nn.Parameter(torch.zeros(1, 16, 16, d1))
         nn.init.trunc_normal_(self.pos, std=0.02)
         sparse = [s and cfg.rho < 1.0 for s in cfg.sparse_stages]
-        self.stages = nn.ModuleList([
-            Stage(d1, d1, cfg.depths[0], cfg.heads[0], cfg, False, sparse[0]),
-            Stage(d1, d2, cfg.depths[1], cfg.heads[1], cfg, True, sparse[1]),
-            Stage(d2, d3, cfg.depths[2], cfg.heads[2], cfg, True, sparse[2]),
-        ])
+        self.stages = nn.ModuleList(
+            [
+                Stage(d1, d1, cfg.depths[0], cfg.heads[0], cfg, False, sparse[0]),
+                Stage(d1, d2, cfg.depths[1], cfg.heads[1], cfg, True, sparse[1]),
+                Stage(d2, d3, cfg.depths[2], cfg.heads[2], cfg, True, sparse[2]),
+            ]
+        )
         self.lat3, self.lat2, self.lat1 = nn.Conv2d(d3, d2, 1), nn.Conv2d(d2, d2, 1), nn.Conv2d(d1, d1, 1)
         self.fuse2 = nn.Sequential(nn.Conv2d(d2, d2, 3, padding=1), nn.GELU())
         self.up2 = nn.Conv2d(d2, d1, 1)

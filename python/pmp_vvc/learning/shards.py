@@ -60,8 +60,13 @@ def crop_planes(crops: Sequence[Crop]) -> list[Planes]:
             cache[key] = crop.source.load()
         y, cb, cr, _ = cache[key]
         s, x0, y0 = crop.size, crop.x, crop.y
-        out.append((y[y0: y0 + s, x0: x0 + s], cb[y0 // 2: (y0 + s) // 2, x0 // 2: (x0 + s) // 2],
-                    cr[y0 // 2: (y0 + s) // 2, x0 // 2: (x0 + s) // 2]))
+        out.append(
+            (
+                y[y0 : y0 + s, x0 : x0 + s],
+                cb[y0 // 2 : (y0 + s) // 2, x0 // 2 : (x0 + s) // 2],
+                cr[y0 // 2 : (y0 + s) // 2, x0 // 2 : (x0 + s) // 2],
+            )
+        )
     return out
 
 
@@ -77,9 +82,11 @@ def write_sequence(planes: Sequence[Planes], bit_depth: int, folder: Path) -> Pa
             for plane in picture:
                 f.write(np.ascontiguousarray(plane, dtype=dtype).tobytes())
     cfg = folder / "crops.cfg"
-    cfg.write_text(f"InputFile : {yuv.resolve()}\nInputBitDepth : {bit_depth}\nInputChromaFormat : 420\n"
-                   f"FrameRate : 30\nSourceWidth : {w}\nSourceHeight : {h}\n"
-                   f"FramesToBeEncoded : {len(planes)}\n")
+    cfg.write_text(
+        f"InputFile : {yuv.resolve()}\nInputBitDepth : {bit_depth}\nInputChromaFormat : 420\n"
+        f"FrameRate : 30\nSourceWidth : {w}\nSourceHeight : {h}\n"
+        f"FramesToBeEncoded : {len(planes)}\n"
+    )
     return cfg
 
 
@@ -94,8 +101,12 @@ def prepare_group(crops: Sequence[Crop], folder: Path) -> Path:
     planes = crop_planes(crops)
     cfg = write_sequence(planes, crops[0].bit_depth, folder)
     with atomic_path(folder / "planes.npz", keep_suffix=True) as tmp:
-        np.savez(tmp, y=np.stack([p[0] for p in planes]), cb=np.stack([p[1] for p in planes]),
-                 cr=np.stack([p[2] for p in planes]))
+        np.savez(
+            tmp,
+            y=np.stack([p[0] for p in planes]),
+            cb=np.stack([p[1] for p in planes]),
+            cr=np.stack([p[2] for p in planes]),
+        )
     return cfg
 
 
@@ -109,8 +120,21 @@ def anchor_args(cfg: Path, qp: int, bitstream: Path, dump: Path, extra: Sequence
     """EncoderApp arguments of the label anchor: AI cfg, every frame coded, partition dump."""
     import pmp_vvc
 
-    return ["-c", str(pmp_vvc.vtm_cfg()), "-c", str(cfg), "-q", str(qp), "--TemporalSubsampleRatio=1",
-            "-b", str(bitstream), "-o", "/dev/null", f"--PMPDumpPartition={dump}", *extra]
+    return [
+        "-c",
+        str(pmp_vvc.vtm_cfg()),
+        "-c",
+        str(cfg),
+        "-q",
+        str(qp),
+        "--TemporalSubsampleRatio=1",
+        "-b",
+        str(bitstream),
+        "-o",
+        "/dev/null",
+        f"--PMPDumpPartition={dump}",
+        *extra,
+    ]
 
 
 @dataclass(frozen=True)
@@ -123,8 +147,9 @@ class AnchorResult:
     cpu_seconds: float
 
 
-def encode_anchor(cfg: Path, qp: int, encoder_args: Sequence[str] = (),
-                  keep_bitstream: Path | None = None) -> AnchorResult:
+def encode_anchor(
+    cfg: Path, qp: int, encoder_args: Sequence[str] = (), keep_bitstream: Path | None = None
+) -> AnchorResult:
     """Encode a per-sequence cfg with the anchor at ``qp`` and read back its partition dump."""
     from pmp_vvc import encode
 
@@ -143,13 +168,17 @@ def _chroma_inputs(plane: npt.NDArray[np.uint16], origins: npt.NDArray[np.int64]
     h, w = plane.shape
     half, ctx = BLOCK_SIZE // 2, CHROMA_CONTEXT
     padded = np.zeros((h + ctx + half, w + ctx + half), dtype=np.uint16)
-    padded[ctx: ctx + h, ctx: ctx + w] = plane
-    return np.stack([padded[y // 2: y // 2 + half + ctx, x // 2: x // 2 + half + ctx] for x, y in origins])
+    padded[ctx : ctx + h, ctx : ctx + w] = plane
+    return np.stack([padded[y // 2 : y // 2 + half + ctx, x // 2 : x // 2 + half + ctx] for x, y in origins])
 
 
-def samples_from_dump(pictures: Sequence[PicturePartition], planes: Sequence[Planes],
-                      names: Sequence[str], qp: int, bit_depth: int
-                      ) -> tuple[Samples, dict[str, npt.NDArray[Any]]]:
+def samples_from_dump(
+    pictures: Sequence[PicturePartition],
+    planes: Sequence[Planes],
+    names: Sequence[str],
+    qp: int,
+    bit_depth: int,
+) -> tuple[Samples, dict[str, npt.NDArray[Any]]]:
     """Luma samples and chroma fields of every 64x64 block of the dumped pictures (in POC order).
 
     Raises:
@@ -163,14 +192,17 @@ def samples_from_dump(pictures: Sequence[PicturePartition], planes: Sequence[Pla
     for poc, (y, cb, cr) in enumerate(planes):
         pic = by_poc[poc]
         if (pic.width, pic.height) != (y.shape[1], y.shape[0]) or pic.qp != qp:
-            raise EncodeError(f"dump picture {poc}: {pic.width}x{pic.height} QP {pic.qp}, expected "
-                              f"{y.shape[1]}x{y.shape[0]} QP {qp}")
+            raise EncodeError(
+                f"dump picture {poc}: {pic.width}x{pic.height} QP {pic.qp}, expected "
+                f"{y.shape[1]}x{y.shape[0]} QP {qp}"
+            )
         try:
             luma_maps = cus_to_maps(pic.cus, pic.width, pic.height, chroma=False)
             chroma_maps = cus_to_maps(pic.cus, pic.width, pic.height, chroma=True)
         except InputError as err:
-            raise EncodeError(f"partition dump of picture {poc} ({names[poc]}) is incomplete or "
-                              f"inconsistent: {err}") from err
+            raise EncodeError(
+                f"partition dump of picture {poc} ({names[poc]}) is incomplete or inconsistent: {err}"
+            ) from err
         parts.append(samples_from_picture(y, luma_maps, qp, bit_depth, names[poc]))
         extra["cb"].append(_chroma_inputs(cb, luma_maps.origins))
         extra["cr"].append(_chroma_inputs(cr, luma_maps.origins))
@@ -180,8 +212,9 @@ def samples_from_dump(pictures: Sequence[PicturePartition], planes: Sequence[Pla
     return concat(parts), {k: np.concatenate(v) for k, v in extra.items()}
 
 
-def encode_prepared(folder: Path, crops: Sequence[Crop], qp: int, out_npz: Path,
-                    encoder_args: Sequence[str] = ()) -> dict[str, Any]:
+def encode_prepared(
+    folder: Path, crops: Sequence[Crop], qp: int, out_npz: Path, encoder_args: Sequence[str] = ()
+) -> dict[str, Any]:
     """Encode a group prepared by :func:`prepare_group` at one QP; write its shard and return provenance."""
     from pmp_vvc.codec.buildinfo import build_id
 
@@ -189,12 +222,29 @@ def encode_prepared(folder: Path, crops: Sequence[Crop], qp: int, out_npz: Path,
     names = [f"{c.source.name}+{c.x},{c.y}" for c in crops]
     samples, extra = samples_from_dump(result.pictures, _load_planes(folder), names, qp, crops[0].bit_depth)
     save_shard(out_npz, samples, extra=extra)
-    return {"shard": out_npz.name, "qp": qp, "blocks": len(samples), "build_id": build_id(),
-            "bitstream_md5": result.bitstream_md5, "bits": result.bits,
-            "cpu_seconds": round(result.cpu_seconds, 3), "encoder_args": list(encoder_args),
-            "crops": [{"source": c.source.name, "path": c.source.path, "kind": c.source.kind,
-                       "frame": c.source.frame, "x": c.x, "y": c.y, "size": c.size, "poc": i}
-                      for i, c in enumerate(crops)]}
+    return {
+        "shard": out_npz.name,
+        "qp": qp,
+        "blocks": len(samples),
+        "build_id": build_id(),
+        "bitstream_md5": result.bitstream_md5,
+        "bits": result.bits,
+        "cpu_seconds": round(result.cpu_seconds, 3),
+        "encoder_args": list(encoder_args),
+        "crops": [
+            {
+                "source": c.source.name,
+                "path": c.source.path,
+                "kind": c.source.kind,
+                "frame": c.source.frame,
+                "x": c.x,
+                "y": c.y,
+                "size": c.size,
+                "poc": i,
+            }
+            for i, c in enumerate(crops)
+        ],
+    }
 
 
 def load_chroma(path: str | Path) -> dict[str, npt.NDArray[Any]]:

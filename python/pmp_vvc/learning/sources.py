@@ -89,8 +89,9 @@ def find_images(roots: Iterable[str | Path], exclude: Iterable[str] = ()) -> lis
     return out
 
 
-def read_image_yuv(path: str | Path) -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint16],
-                                              npt.NDArray[np.uint16]]:
+def read_image_yuv(
+    path: str | Path,
+) -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint16], npt.NDArray[np.uint16]]:
     """Read a photo as 8-bit BT.601 limited-range YUV 4:2:0 (odd last row/column dropped)."""
     from PIL import Image, UnidentifiedImageError
 
@@ -121,8 +122,9 @@ def sequence_sources(cfgs: Iterable[str | Path], frame_step: int = 8) -> list[So
     return out
 
 
-def read_sequence_yuv(cfg: str | Path, frame: int) -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint16],
-                                                            npt.NDArray[np.uint16], int]:
+def read_sequence_yuv(
+    cfg: str | Path, frame: int
+) -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint16], npt.NDArray[np.uint16], int]:
     """Read frame ``frame`` (counted from the file start) of a 4:2:0 sequence: (Y, Cb, Cr, bit depth)."""
     from pmp_vvc.evaluation.sequences import load_sequence
 
@@ -139,8 +141,8 @@ def read_sequence_yuv(cfg: str | Path, frame: int) -> tuple[npt.NDArray[np.uint1
         raise InputError(f"{seq.input_file}: frame {frame} is beyond the end of the file")
     n_y, n_c = w * h, (w // 2) * (h // 2)
     y = raw[:n_y].reshape(h, w).astype(np.uint16)
-    cb = raw[n_y: n_y + n_c].reshape(h // 2, w // 2).astype(np.uint16)
-    cr = raw[n_y + n_c: n_y + 2 * n_c].reshape(h // 2, w // 2).astype(np.uint16)
+    cb = raw[n_y : n_y + n_c].reshape(h // 2, w // 2).astype(np.uint16)
+    cr = raw[n_y + n_c : n_y + 2 * n_c].reshape(h // 2, w // 2).astype(np.uint16)
     return y, cb, cr, depth
 
 
@@ -160,8 +162,9 @@ def _source_size(source: Source) -> tuple[int, int, int]:
     return seq.width, seq.height, seq.bit_depth
 
 
-def plan_crops(sources: Sequence[Source], budget_pixels: int, crop_size: int = CTU_SIZE,
-               seed: int = 0) -> list[Crop]:
+def plan_crops(
+    sources: Sequence[Source], budget_pixels: int, crop_size: int = CTU_SIZE, seed: int = 0
+) -> list[Crop]:
     """Square crops on a 64-aligned grid, spread round-robin over the sources, until the budget is used.
 
     Sources are visited in a seeded random order; each visit takes one new non-overlapping crop at a

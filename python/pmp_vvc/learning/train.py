@@ -62,18 +62,22 @@ def split_by_batch(samples: Samples, val_batches: tuple[str, ...]) -> tuple[Samp
 
 def _targets(samples: Samples, idx: npt.NDArray[np.int64]) -> tuple[torch.Tensor, ...]:
     """Model inputs and targets of the samples at ``idx`` as tensors (luma, qp, qt, mtt, direction)."""
-    return (torch.from_numpy(samples.normalised_luma(idx)),
-            torch.from_numpy(samples.qp[idx].astype(np.float32)),
-            *(torch.from_numpy(getattr(samples, f)[idx].astype(np.int64))
-              for f in ("qt", "mtt", "direction")))
+    return (
+        torch.from_numpy(samples.normalised_luma(idx)),
+        torch.from_numpy(samples.qp[idx].astype(np.float32)),
+        *(torch.from_numpy(getattr(samples, f)[idx].astype(np.int64)) for f in ("qt", "mtt", "direction")),
+    )
 
 
-def map_losses(outs: tuple[torch.Tensor, ...], qt: torch.Tensor, mtt: torch.Tensor,
-               direction: torch.Tensor) -> dict[str, torch.Tensor]:
+def map_losses(
+    outs: tuple[torch.Tensor, ...], qt: torch.Tensor, mtt: torch.Tensor, direction: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """Cross-entropy per map (ignore index -1)."""
-    return {"qt": F.cross_entropy(outs[0], qt, ignore_index=-1),
-            "mtt": F.cross_entropy(outs[1], mtt, ignore_index=-1),
-            "direction": F.cross_entropy(outs[2], direction, ignore_index=-1)}
+    return {
+        "qt": F.cross_entropy(outs[0], qt, ignore_index=-1),
+        "mtt": F.cross_entropy(outs[1], mtt, ignore_index=-1),
+        "direction": F.cross_entropy(outs[2], direction, ignore_index=-1),
+    }
 
 
 @torch.no_grad()
@@ -166,9 +170,14 @@ def _ema_update(ema: PartitionNet, model: PartitionNet, decay: float) -> None:
                 e.copy_(p)
 
 
-def train(cfg: TrainConfig, train_set: Samples | Callable[[int], Samples], val_set: Samples,
-          run_dir: str | Path, model_cfg: ModelConfig | None = None,
-          info: dict[str, Any] | None = None) -> dict[str, float]:
+def train(
+    cfg: TrainConfig,
+    train_set: Samples | Callable[[int], Samples],
+    val_set: Samples,
+    run_dir: str | Path,
+    model_cfg: ModelConfig | None = None,
+    info: dict[str, Any] | None = None,
+) -> dict[str, float]:
     """Train (or resume) a run in ``run_dir``; return the validation metrics of the last epoch.
 
     ``train_set`` may be a function of the epoch index returning that epoch's samples (for a data set that
@@ -208,12 +217,23 @@ def train(cfg: TrainConfig, train_set: Samples | Callable[[int], Samples], val_s
         log.info("resumed %s at epoch %d step %d", run, epoch, step_in_epoch)
 
     def checkpoint(path: Path) -> None:
-        save_checkpoint(path, {
-            "format": CHECKPOINT_FORMAT, "model": (ema if cfg.ema > 0 else model).state_dict(),
-            "model_raw": model.state_dict(), "optimizer": opt.state_dict(),
-            "torch_rng": torch.get_rng_state(), "epoch": epoch, "step_in_epoch": step_in_epoch, "best": best,
-            "train_config": asdict(cfg), "model_config": mcfg.to_dict(), "info": info or {},
-            "metrics": metrics})
+        save_checkpoint(
+            path,
+            {
+                "format": CHECKPOINT_FORMAT,
+                "model": (ema if cfg.ema > 0 else model).state_dict(),
+                "model_raw": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "epoch": epoch,
+                "step_in_epoch": step_in_epoch,
+                "best": best,
+                "train_config": asdict(cfg),
+                "model_config": mcfg.to_dict(),
+                "info": info or {},
+                "metrics": metrics,
+            },
+        )
 
     saved_at = time.monotonic()
     while epoch < cfg.epochs:
@@ -230,7 +250,7 @@ def train(cfg: TrainConfig, train_set: Samples | Callable[[int], Samples], val_s
                 return metrics
             for group in opt.param_groups:
                 group["lr"] = _lr(cfg, step, total)
-            idx = order[step_in_epoch * cfg.batch_size: (step_in_epoch + 1) * cfg.batch_size]
+            idx = order[step_in_epoch * cfg.batch_size : (step_in_epoch + 1) * cfg.batch_size]
             luma, qp, qt, mtt, direction = _targets(data, idx)
             losses = map_losses(model(luma, qp), qt, mtt, direction)
             loss = sum(losses.values()) + cfg.ratio_weight * model.ratio_loss()
@@ -246,14 +266,25 @@ def train(cfg: TrainConfig, train_set: Samples | Callable[[int], Samples], val_s
             if time.monotonic() - saved_at > cfg.checkpoint_minutes * 60:
                 checkpoint(last)
                 saved_at = time.monotonic()
-        metrics = {"epoch": float(epoch + 1), "train_loss": run_loss / max(1, steps_per_epoch),
-                   "train_samples": float(len(data)), "epoch_seconds": time.monotonic() - t0,
-                   **evaluate(ema if cfg.ema > 0 else model, val_set)}
+        metrics = {
+            "epoch": float(epoch + 1),
+            "train_loss": run_loss / max(1, steps_per_epoch),
+            "train_samples": float(len(data)),
+            "epoch_seconds": time.monotonic() - t0,
+            **evaluate(ema if cfg.ema > 0 else model, val_set),
+        }
         with open(run / "metrics.jsonl", "a") as out:
             out.write(json.dumps(metrics) + "\n")
-        log.info("epoch %d/%d train %.4f val %.4f qt16 %.3f split %.3f split_type %.3f", epoch + 1,
-                 cfg.epochs, metrics["train_loss"], metrics["loss"], metrics["qt16"], metrics["split"],
-                 metrics["split_type"])
+        log.info(
+            "epoch %d/%d train %.4f val %.4f qt16 %.3f split %.3f split_type %.3f",
+            epoch + 1,
+            cfg.epochs,
+            metrics["train_loss"],
+            metrics["loss"],
+            metrics["qt16"],
+            metrics["split"],
+            metrics["split_type"],
+        )
         epoch, step_in_epoch = epoch + 1, 0
         if metrics["loss"] < best:
             best = metrics["loss"]
