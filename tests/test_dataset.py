@@ -255,3 +255,38 @@ def test_anchor_reproduces_starter_batch_bit_exactly(tmp_path: Path) -> None:
     assert result.bitstream_md5 == hashlib.md5((STARTER / "batch011" / "qp37.bin").read_bytes()).hexdigest()
     cus = np.concatenate([p.cus for p in result.pictures])
     assert np.array_equal(sort_cus(cus), sort_cus(ref["cus"]))
+
+
+def test_cli_dask_needs_a_scheduler(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _photo(tmp_path / "a.png", 128, 128)
+    argv = [str(tmp_path / "a.png"), "--out", str(tmp_path / "o"), "--crop", "128", "--executor", "dask"]
+    assert cli.run_cli(cli.main, argv) == 2
+    assert "--scheduler" in capsys.readouterr().err
+
+
+@pytest.mark.encoder
+@pytest.mark.slow
+def test_build_dataset_on_dask(tmp_path: Path) -> None:
+    """pmp-dataset's shards run on the executors, so on a Dask cluster as pmp-run's encodes do."""
+    distributed = pytest.importorskip("distributed")
+    _photo(tmp_path / "a.png", 128, 128)
+    out = tmp_path / "ds"
+    argv = [
+        str(tmp_path / "a.png"),
+        "--out",
+        str(out),
+        "--crop",
+        "128",
+        "--budget-mpix",
+        "0.0164",
+        "--qp",
+        "37",
+        "32",
+        "--quiet",
+    ]
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        assert cli.main([*argv, "--executor", "dask", "--scheduler", cluster.scheduler_address]) == 0
+    assert [p.name for p in dataset.shard_paths(out)] == ["g000000-qp32.npz", "g000000-qp37.npz"]
+    assert json.loads((out / "manifest.json").read_text())["blocks"] == 8

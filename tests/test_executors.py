@@ -7,7 +7,7 @@ import pytest
 from pmp_vvc.errors import ConfigError
 from pmp_vvc.evaluation.executors import DaskExecutor, LocalExecutor, make_executor, run_all
 from pmp_vvc.evaluation.jobs import run_job
-from test_encodejob import make_job
+from test_jobs import make_job
 
 _lock = threading.Lock()
 _running = {"now": 0, "max": 0}

@@ -18,7 +18,7 @@ from pmp_vvc.cli.run import main
 from pmp_vvc.errors import EncodeError
 from pmp_vvc.evaluation.jobs import load_result
 from pmp_vvc.files import remove_stale_temporaries, temp_path
-from test_encodejob import enc_cfg, fake_encoder, tiny_seq
+from test_jobs import enc_cfg, fake_encoder, tiny_seq
 from test_predictor import wrong_interface_model
 
 PYTHON_DIR = Path(__file__).resolve().parents[1] / "python"
