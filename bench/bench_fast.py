@@ -306,7 +306,9 @@ def write_report(
     ]
     for r in rows:
         lines.append(f"| {r['point']} | {r['sequences']} | " + " | ".join(_pct(r[c]) for c in cols) + " |")
-    (args.out / "bench.md").write_text("\n".join(lines) + "\n")
+    from pmp_vvc.files import atomic_path, write_text_atomic
+
+    write_text_atomic(args.out / "bench.md", "\n".join(lines) + "\n")
     with open(args.out / "bench.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["point", "sequences", *cols])
@@ -350,7 +352,8 @@ def write_report(
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(args.out / "ts_bdbr.png", dpi=120)
+    with atomic_path(args.out / "ts_bdbr.png", keep_suffix=True) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
 
 

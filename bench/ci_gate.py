@@ -33,6 +33,7 @@ from pathlib import Path
 from pmp_vvc.codec.runner import EncodeStats
 from pmp_vvc.errors import EncodeError, PmpError
 from pmp_vvc.evaluation.bdrate import bd_rate_two_points
+from pmp_vvc.files import write_json_atomic
 
 __all__ = ["bd_rate_two_points", "check", "default_point", "main", "measure"]
 
@@ -42,7 +43,6 @@ BASELINE = Path(__file__).resolve().parent / "ci_baseline.json"
 def measure(options: Sequence[str], qps: Sequence[int], clip: dict[str, int], work: Path) -> dict[str, float]:
     """Run the anchor-vs-test sweep (interleaved, one encode at a time); return the gate's figures."""
     import pmp_vvc
-    from pmp_vvc.evaluation.bdrate import bd_rate_two_points
     from pmp_vvc.evaluation.demo import make_demo_clip
     from pmp_vvc.evaluation.executors import LocalExecutor
     from pmp_vvc.evaluation.sequences import load_sequence
@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         baseline["point"] = point
         baseline["values"] = {k: round(v, 5) for k, v in got.items()}
         baseline["why"] = args.why
-        args.baseline.write_text(json.dumps(baseline, indent=1) + "\n")
+        write_json_atomic(args.baseline, baseline)
         print(f"baseline {args.baseline} updated")
         return 0
     bad = check(got, baseline)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pmp_vvc.cli.common import parent_parser, run_cli, setup_logging
+from pmp_vvc.files import write_text_atomic
 
 DEFAULT_LABELS = "../shared/data/labels/vtm23.13-ai-256"
 
@@ -112,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
     text = json.dumps(report, indent=2)
     if args.report:
-        args.report.write_text(text + "\n")
+        write_text_atomic(args.report, text + "\n")
     print(text)
     return 0
 

@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tables = evaluate_checkpoints(args.evaluate, train_part, val_part, args.eval_rho)
         _print_table(tables)
         if args.report:
-            args.report.write_text(json.dumps(tables, indent=1))
+            write_json_atomic(args.report, tables)
         return 0
     run_dir = args.run_dir or cache_dir() / "runs" / f"rho{args.rho}-seed{args.seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
