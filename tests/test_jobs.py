@@ -13,16 +13,8 @@ import pytest
 
 from pmp_vvc import modelzoo
 from pmp_vvc.errors import BuildError, ModelError
-from pmp_vvc.evaluation.jobs import (
-    SCHEMA,
-    EncodeJob,
-    load_done,
-    load_result,
-    model_sha256,
-    resolve_build_id,
-    run_job,
-    verify_result,
-)
+from pmp_vvc.evaluation.jobs import EncodeJob, model_sha256, resolve_build_id, run_job, verify_result
+from pmp_vvc.evaluation.records import SCHEMA, load_done, load_result
 
 VANILLA = Path.home() / ".cache" / "pmp-vvc" / "vanilla" / "src" / "bin"
 VTM_CFG = Path.home() / ".cache" / "pmp-vvc" / "VTM-23.13" / "cfg" / "encoder_intra_vtm.cfg"

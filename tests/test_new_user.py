@@ -16,7 +16,7 @@ from pmp_vvc import modelzoo
 from pmp_vvc.cli.common import run_cli
 from pmp_vvc.cli.run import main
 from pmp_vvc.errors import EncodeError
-from pmp_vvc.evaluation.jobs import load_result
+from pmp_vvc.evaluation.records import load_result
 from pmp_vvc.files import remove_stale_temporaries, temp_path
 from test_jobs import enc_cfg, fake_encoder, tiny_seq
 from test_predictor import wrong_interface_model

@@ -7,7 +7,8 @@ import pytest
 
 from pmp_vvc.codec.runner import EncodeStats
 from pmp_vvc.codec.vtmlog import ChannelCounters, SummaryStats
-from pmp_vvc.evaluation.jobs import EncodeJob, EncodeResult
+from pmp_vvc.evaluation.jobs import EncodeJob
+from pmp_vvc.evaluation.records import EncodeResult
 from pmp_vvc.evaluation.report import markdown, summarize_run, summarize_sequence, write_reports
 
 RATE_A = [9487.76, 4593.60, 2486.44, 1358.24]

@@ -13,7 +13,7 @@ from pmp_vvc import modelzoo
 from pmp_vvc.cli import run as run_mod
 from pmp_vvc.cli.common import run_cli
 from pmp_vvc.cli.run import build_parser, main
-from pmp_vvc.evaluation.jobs import load_result
+from pmp_vvc.evaluation.records import load_result
 from test_jobs import VANILLA, VTM_CFG, enc_cfg, fake_encoder, tiny_seq
 
 PYTHON_DIR = Path(__file__).resolve().parents[1] / "python"

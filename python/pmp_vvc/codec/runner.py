@@ -63,7 +63,7 @@ class EncodeStats:
     """One encoder run: per-frame bits and PSNR, the summary, RD-check counters, CPU and wall time.
 
     The one record of an encode: :func:`encode` returns it, and a sweep's
-    :class:`pmp_vvc.evaluation.jobs.EncodeResult` keeps it with the job that produced it.
+    :class:`pmp_vvc.evaluation.records.EncodeResult` keeps it with the job that produced it.
     """
 
     frames: tuple[FrameStats, ...]

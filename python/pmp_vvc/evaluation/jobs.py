@@ -1,4 +1,6 @@
-"""One encode as data: an immutable :class:`EncodeJob`, run as a child process into an :class:`EncodeResult`.
+"""One encode as data: an immutable :class:`EncodeJob`, run as a child process into its record.
+
+The record is :class:`pmp_vvc.evaluation.records.EncodeResult` (the JSON next to the bitstream).
 
 A job names everything that decides the bitstream and its timing: the encoder cfgs, the per-sequence
 cfg (paths and content hashes), the QP, a frame-count override, extra VTM options (a shipped model's
@@ -31,30 +33,25 @@ import signal
 import socket
 import subprocess
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pmp_vvc.codec.options import option_value
-from pmp_vvc.codec.runner import DECODER_MODULE, ENCODER_MODULE, EncodeStats, run_encoder
-from pmp_vvc.codec.vtmlog import ChannelCounters, FrameStats, GuideStats, SummaryStats, log_tail
-from pmp_vvc.errors import BuildError, EncodeError
+from pmp_vvc.codec.runner import DECODER_MODULE, ENCODER_MODULE, run_encoder
+from pmp_vvc.codec.vtmlog import log_tail
+from pmp_vvc.errors import BuildError
+from pmp_vvc.evaluation.records import EncodeResult, load_done
 from pmp_vvc.files import file_sha256, temp_path, temp_tag, write_json_atomic
 from pmp_vvc.modelzoo import is_model_name, resolve_model
 
 __all__ = [
     "DECODER_CMD_ENV",
     "ENCODER_CMD_ENV",
-    "SCHEMA",
-    "SCHEMA_VERSION",
     "EncodeJob",
-    "EncodeResult",
     "default_decoder_cmd",
     "default_encoder_cmd",
     "file_sha256",
-    "load_done",
-    "load_result",
     "model_sha256",
     "resolve_build_id",
     "resolve_model_option",
@@ -62,8 +59,6 @@ __all__ = [
     "verify_result",
 ]
 
-SCHEMA = "pmp-vvc/encode-result"
-SCHEMA_VERSION = 1
 ENCODER_CMD_ENV = "PMP_ENCODER_CMD"
 DECODER_CMD_ENV = "PMP_DECODER_CMD"
 _MODULE_ENCODER = ENCODER_MODULE
@@ -235,192 +230,6 @@ class EncodeJob:
         if self.frames is not None:
             args += ["-f", str(self.frames)]
         return [*args, "-b", str(bitstream), "-o", str(recon), *self.options]
-
-
-@dataclass(frozen=True)
-class EncodeResult:
-    """The JSON record of one encode (schema :data:`SCHEMA` version :data:`SCHEMA_VERSION`).
-
-    The job, and where and when it ran, around the encoder run's own record (:class:`EncodeStats`, the
-    type :func:`pmp_vvc.encode` returns); the JSON keeps the flat v1 layout.
-    """
-
-    job: EncodeJob
-    status: str
-    run_id: str
-    host: str
-    started: str
-    finished: str
-    command: tuple[str, ...]
-    run: EncodeStats
-    versions: Mapping[str, str]
-    bitstream_bytes: int | None = None
-    bitstream_sha256: str | None = None
-    recon_md5: str | None = None
-    log_tail: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True for a finished, successful encode."""
-        return self.status == "ok"
-
-    @property
-    def exit_code(self) -> int | None:
-        """Exit code of the encoder (None: it did not start)."""
-        return self.run.exit_code
-
-    @property
-    def cpu_user(self) -> float:
-        """User CPU seconds of the encoder process."""
-        return self.run.cpu_user
-
-    @property
-    def cpu_sys(self) -> float:
-        """System CPU seconds of the encoder process."""
-        return self.run.cpu_sys
-
-    @property
-    def cpu_time(self) -> float:
-        """CPU seconds (user + sys) of the encoder process."""
-        return self.run.cpu_time
-
-    @property
-    def wall(self) -> float:
-        """Wall seconds of the encoder process."""
-        return self.run.wall_time
-
-    @property
-    def max_rss_kb(self) -> int:
-        """Peak resident memory of the encoder process."""
-        return self.run.max_rss_kb
-
-    @property
-    def summary(self) -> SummaryStats | None:
-        """The log's summary table."""
-        return self.run.summary
-
-    @property
-    def frames(self) -> tuple[FrameStats, ...]:
-        """Per-picture results."""
-        return self.run.frames
-
-    @property
-    def counters(self) -> tuple[ChannelCounters, ...]:
-        """RD-check counters per tree (none for an encoder that does not print them)."""
-        return self.run.counters
-
-    @property
-    def guide(self) -> GuideStats | None:
-        """Guide statistics, if a guide ran."""
-        return self.run.guide
-
-    @property
-    def errors(self) -> tuple[str, ...]:
-        """Error lines of the log."""
-        return self.run.errors
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready record, with ``schema`` and ``schema_version`` first."""
-        job = {**_plain(self.job), "key": self.job.key, "encoder_cmd": list(self.job.encoder_cmd)}
-        body = {
-            "job": job,
-            "status": self.status,
-            "run_id": self.run_id,
-            "host": self.host,
-            "started": self.started,
-            "finished": self.finished,
-            "command": list(self.command),
-            "exit_code": self.exit_code,
-            "cpu_user": self.cpu_user,
-            "cpu_sys": self.cpu_sys,
-            "wall": self.wall,
-            "max_rss_kb": self.max_rss_kb,
-            "versions": dict(self.versions),
-            "bitstream_bytes": self.bitstream_bytes,
-            "bitstream_sha256": self.bitstream_sha256,
-            "recon_md5": self.recon_md5,
-            "summary": _plain(self.summary),
-            "frames": _plain(self.frames),
-            "counters": _plain(self.counters),
-            "guide": _plain(self.guide),
-            "errors": list(self.errors),
-            "log_tail": self.log_tail,
-            "cpu_time": self.cpu_time,
-        }
-        return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **body}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EncodeResult:
-        """Rebuild a record from :meth:`to_dict` output.
-
-        Raises:
-            EncodeError: unknown schema or version.
-        """
-        if data.get("schema") != SCHEMA or data.get("schema_version") != SCHEMA_VERSION:
-            raise EncodeError(f"not a {SCHEMA} v{SCHEMA_VERSION} record")
-        jd = {k: v for k, v in data["job"].items() if k != "key"}
-        for name in ("encoder_cfgs", "encoder_cfgs_sha256", "options", "encoder_cmd"):
-            jd[name] = tuple(jd[name])
-        summary = data.get("summary")
-        guide = data.get("guide")
-        frames = tuple(
-            FrameStats(**{**f, "md5": tuple(f["md5"]) if f.get("md5") else None}) for f in data["frames"]
-        )
-        run = EncodeStats(
-            frames=frames,
-            summary=SummaryStats(**summary) if summary else None,
-            counters=tuple(ChannelCounters(**c) for c in data["counters"]),
-            guide=GuideStats(**guide) if guide else None,
-            errors=tuple(data["errors"]),
-            complete=data["status"] == "ok",
-            exit_code=data["exit_code"],
-            cpu_user=data["cpu_user"],
-            cpu_sys=data["cpu_sys"],
-            wall_time=data["wall"],
-            max_rss_kb=data["max_rss_kb"],
-        )
-        return cls(
-            status=data["status"],
-            run_id=data["run_id"],
-            host=data["host"],
-            started=data["started"],
-            finished=data["finished"],
-            bitstream_bytes=data["bitstream_bytes"],
-            bitstream_sha256=data["bitstream_sha256"],
-            recon_md5=data["recon_md5"],
-            log_tail=data["log_tail"],
-            job=EncodeJob(**jd),
-            command=tuple(data["command"]),
-            run=run,
-            versions=dict(data["versions"]),
-        )
-
-
-def _plain(value: Any) -> Any:
-    """Dataclasses, tuples and mappings as JSON-ready dicts and lists."""
-    if hasattr(value, "__dataclass_fields__"):
-        return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def load_result(path: str | Path) -> EncodeResult | None:
-    """Read a record; ``None`` if missing, unreadable or of another schema."""
-    try:
-        return EncodeResult.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError, EncodeError):
-        return None
-
-
-def load_done(job: EncodeJob) -> EncodeResult | None:
-    """Return the finished record of ``job`` if one exists (status ok, same key), else ``None``."""
-    result = load_result(job.path(".json"))
-    if result is not None and result.ok and result.job.key == job.key:
-        return result
-    return None
 
 
 def _versions() -> dict[str, str]:

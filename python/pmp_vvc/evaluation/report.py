@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pmp_vvc.evaluation.bdrate import BDResult, RDPoint, compare
-from pmp_vvc.evaluation.jobs import EncodeResult
+from pmp_vvc.evaluation.records import EncodeResult
 from pmp_vvc.evaluation.timesaving import TimeSummary, enc_t_of_ratios, summarize, time_saving
 from pmp_vvc.files import write_text_atomic
 

@@ -22,15 +22,8 @@ from pathlib import Path
 from pmp_vvc.codec.options import absolute_paths, option_value
 from pmp_vvc.errors import ConfigError
 from pmp_vvc.evaluation.executors import Executor, run_all
-from pmp_vvc.evaluation.jobs import (
-    EncodeJob,
-    EncodeResult,
-    default_encoder_cmd,
-    load_done,
-    resolve_build_id,
-    run_job,
-    verify_result,
-)
+from pmp_vvc.evaluation.jobs import EncodeJob, default_encoder_cmd, resolve_build_id, run_job, verify_result
+from pmp_vvc.evaluation.records import EncodeResult, load_done
 from pmp_vvc.evaluation.report import RunSummary, summarize_run, summarize_sequence
 from pmp_vvc.evaluation.sequences import SequenceConfig
 from pmp_vvc.files import remove_stale_temporaries
