@@ -59,8 +59,9 @@ def test_version_2_round_trip_and_version_1_still_read(tmp_path: Path) -> None:
 
 
 @pytest.mark.encoder
-def test_anchor_dump_holds_modes_and_node_costs_that_explain_its_partition(clip128: Clip,
-                                                                          tmp_path: Path) -> None:
+def test_anchor_dump_holds_modes_and_node_costs_that_explain_its_partition(
+    clip128: Clip, tmp_path: Path
+) -> None:
     dump = tmp_path / "a.dump"
     stats = pmp_vvc.encode(clip128.args(37, tmp_path / "a.bin", f"--PMPDumpPartition={dump}"))
     pics = read_dump(dump)
@@ -92,12 +93,28 @@ def test_search_state_table_gives_reused_visits_the_state_of_the_search_that_fou
     def visit(w: int, series: int, tested: int, reused: int, rel: int, budget: float) -> list[int]:
         return [0, 16, 0, w, w, 2, 0, 0, series, tested, reused, rel, 7 * rel, 0x81 * rel]
 
-    nodes = np.array([visit(16, 0x21, 1, 0, 0, 0), visit(16, 0x61, 1, 0, 1, 0), visit(16, 0x401, 1, 1, 0, 0),
-                      visit(8, 0x121, 1, 0, 0, 0), [1, 16, 0, 16, 16, 2, 0, 0, 0x21, 1, 0, 0, 0, 0]],
-                     dtype=np.int64)
+    nodes = np.array(
+        [
+            visit(16, 0x21, 1, 0, 0, 0),
+            visit(16, 0x61, 1, 0, 1, 0),
+            visit(16, 0x401, 1, 1, 0, 0),
+            visit(8, 0x121, 1, 0, 0, 0),
+            [1, 16, 0, 16, 16, 2, 0, 0, 0x21, 1, 0, 0, 0, 0],
+        ],
+        dtype=np.int64,
+    )
     search = np.array([[0, 0, 500.0], [40.0, 30.0, 900.0], [0, 0, 1e308], [0, 0, 77.0], [0, 0, 1.0]])
-    pic = PicturePartition(0, 64, 64, 32, np.zeros((0, len(COLUMNS)), np.int64), None, nodes,
-                           np.zeros((5, len(NODE_MODES)), np.float32), search)
+    pic = PicturePartition(
+        0,
+        64,
+        64,
+        32,
+        np.zeros((0, len(COLUMNS)), np.int64),
+        None,
+        nodes,
+        np.zeros((5, len(NODE_MODES)), np.float32),
+        search,
+    )
     table = search_state_table(pic)
     assert table.shape == (4, 11)  # luma visits only
     assert table[:, 4].tolist() == [0x21, 0x61, 0x401, 0x121]
@@ -116,8 +133,9 @@ def test_oracle_codes_every_cu_as_the_anchor_did(clip128: Clip, tmp_path: Path, 
     first = read_dump(dump)[0]
     assert first.nodes is not None and (first.nodes[:, NODE_COLUMNS.index("rel_valid")] > 0).any()
     assert (first.nodes[:, NODE_COLUMNS.index("reused")] > 0).any()
-    oracle = pmp_vvc.encode(clip128.args(32, tmp_path / "o.bin", f"--PMPGuide=oracle:{dump}",
-                                         f"--PMPLevel={level}"))
+    oracle = pmp_vvc.encode(
+        clip128.args(32, tmp_path / "o.bin", f"--PMPGuide=oracle:{dump}", f"--PMPLevel={level}")
+    )
     assert (tmp_path / "o.bin").read_bytes() == (tmp_path / "a.bin").read_bytes()
     assert [f.bits for f in oracle.frames] == [f.bits for f in anchor.frames]
     assert oracle.luma.total < (0.15 if level == 3 else 0.5) * anchor.luma.total
@@ -144,3 +162,35 @@ def test_map_guide_serves_search_states_of_luma_nodes_by_path() -> None:
     assert guide.search_state(q) is None
     with pytest.raises(ValueError, match=r"\(K,11\)"):
         guide.set_search_states(np.zeros((1, 10)))
+
+
+def test_mode_agreement_counts_luma_area_of_same_cus_and_modes() -> None:
+    from pmp_vvc.evaluation.agreement import AGREEMENT_KEYS, mode_agreement
+
+    def pic(rows: list[tuple[int, int, int, int]], modes: list[list[int]]) -> PicturePartition:
+        cus = np.array([[0, 0, x, y, w, h, 1, 0, 0, 1] for x, y, w, h in rows], dtype=np.int64)
+        return PicturePartition(0, 64, 64, 32, cus, np.array(modes, dtype=np.int64))
+
+    anchor = pic([(0, 0, 32, 64), (32, 0, 32, 64)], [[18, 0, 0, 1, 0, 0, 0], [50, 0, 1, 0, 2, 0, 0]])
+    same = mode_agreement([anchor], [anchor])
+    assert list(same) == list(AGREEMENT_KEYS) and all(v == 1.0 for v in same.values())
+    # Left half coded alike but with another LFNST index; right half split differently.
+    test = pic(
+        [(0, 0, 32, 64), (32, 0, 32, 32), (32, 32, 32, 32)],
+        [[18, 0, 0, 2, 0, 0, 0], [50, 0, 1, 0, 2, 0, 0], [50, 0, 1, 0, 2, 0, 0]],
+    )
+    got = mode_agreement([anchor], [test])
+    assert got["partition"] == 0.5
+    assert got["intra_dir"] == got["isp"] == got["mts"] == 1.0 and got["lfnst"] == 0.0
+    assert got["all_modes"] == 0.0
+    with pytest.raises(InputError, match="no picture 5"):
+        mode_agreement([anchor], [PicturePartition(5, 64, 64, 32, test.cus, test.modes)])
+
+
+@pytest.mark.encoder
+def test_dump_path_takes_the_qp(clip128: Clip, tmp_path: Path) -> None:
+    pmp_vvc.encode(
+        clip128.args(37, tmp_path / "a.bin", f"--PMPDumpPartition={tmp_path}/d_QP{{qp}}.dump", frames=1)
+    )
+    assert [p.name for p in tmp_path.glob("d_*.dump")] == ["d_QP37.dump"]
+    assert read_dump(tmp_path / "d_QP37.dump")[0].qp == 37

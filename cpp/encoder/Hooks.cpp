@@ -26,7 +26,7 @@ void addEncoderOptions(ProgramOptionsLite::Options& opts)
   EncoderOptions& o = Session::current().options();
   // clang-format off
   opts.addOptions()
-  ("PMPDumpPartition", o.dumpPartition, std::string(""), "pmp-vvc: write the final partition of every coded picture to this file")
+  ("PMPDumpPartition", o.dumpPartition, std::string(""), "pmp-vvc: write the final partition of every coded picture to this file ({qp}: the first picture's QP)")
   ("PMPGuide",         o.guide,         std::string(""), "pmp-vvc: partition guide to use (a name known to pmp_vvc.guides)")
   ("PMPModel",         o.model,         std::string(""), "pmp-vvc: ONNX partition-map model; implies --PMPGuide=model")
   ("PMPLevel",         o.level,         2,               "pmp-vvc: acceleration level 0..3 (MTT layers the map decides)")
@@ -41,7 +41,7 @@ void addEncoderOptions(ProgramOptionsLite::Options& opts)
 void pictureStart(Picture& pic, const Slice& slice)
 {
   Session& session = Session::current();
-  guarded("partition dump", [&] { session.dump(); });
+  guarded("partition dump", [&] { session.openDump(slice.getSliceQp()); });
   guarded("guide", [&] {
     Guide* guide = session.guide();
     session.setGuideActive(guide != nullptr);

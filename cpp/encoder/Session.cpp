@@ -39,11 +39,17 @@ void Session::reset(std::shared_ptr<Guide> guide, GuideFactory factory)
   m_dump.reset();
 }
 
-PartitionDump* Session::dump()
+PartitionDump* Session::openDump(int qp)
 {
   if (!m_dump && !m_options.dumpPartition.empty())
   {
-    m_dump = std::make_unique<PartitionDump>(m_options.dumpPartition);
+    std::string       path = m_options.dumpPartition;
+    const std::string key  = "{qp}";
+    for (size_t at = path.find(key); at != std::string::npos; at = path.find(key, at))
+    {
+      path.replace(at, key.size(), std::to_string(qp));
+    }
+    m_dump = std::make_unique<PartitionDump>(path);
   }
   return m_dump.get();
 }

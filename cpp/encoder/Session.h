@@ -79,8 +79,10 @@ public:
   bool guideActive() const { return m_guideActive; }
   void setGuideActive(bool active) { m_guideActive = active; }
 
-  // The partition dump of --PMPDumpPartition, opened on first use; nullptr when not asked for.
-  PartitionDump* dump();
+  // The partition dump of --PMPDumpPartition, opened at the first picture (a "{qp}" in the path becomes its slice
+  // QP, so that one option string serves a sweep over QPs); nullptr when not asked for or not open yet.
+  PartitionDump* openDump(int qp);
+  PartitionDump* dump() { return m_dump.get(); }
 
   // Appends one text block with the counters (and guide time) to the encoder's log.
   std::string summary() const;

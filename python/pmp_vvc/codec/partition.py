@@ -34,8 +34,22 @@ MODE_COLUMNS = ("intra_dir", "mip", "isp", "lfnst", "mts", "mrl", "bdpcm")
 #: same neighbourhood (VTM's ETM_RECO_CACHED). ``rel_*``: the related CU VTM's fast ISP search loaded for the
 #: node's intra search from an earlier visit of the same area (valid flag, bestISPIntraMode, IspPredModeVal
 #: bits); its costs and the search's cost budget are :attr:`PicturePartition.search_costs`.
-NODE_COLUMNS = ("chroma", "x", "y", "w", "h", "qt_depth", "bt_depth", "mt_depth", "split_series", "tested",
-                "reused", "rel_valid", "rel_isp_mode", "rel_pred")
+NODE_COLUMNS = (
+    "chroma",
+    "x",
+    "y",
+    "w",
+    "h",
+    "qt_depth",
+    "bt_depth",
+    "mt_depth",
+    "split_series",
+    "tested",
+    "reused",
+    "rel_valid",
+    "rel_isp_mode",
+    "rel_pred",
+)
 #: Modes of a node's RD costs, in the order of :attr:`PicturePartition.node_costs` (bits of ``tested``).
 NODE_MODES = ("no_split", "qt", "bt_h", "bt_v", "tt_h", "tt_v")
 QT_CELL, MTT_CELL = 8, 4
@@ -44,13 +58,34 @@ QT_GRID, MTT_GRID = BLOCK_SIZE // QT_CELL, BLOCK_SIZE // MTT_CELL
 IntArray = npt.NDArray[np.int64]
 _HEADER_V1 = struct.Struct("<5i")
 _HEADER = struct.Struct("<6i")
-_GEOMETRY = [("x", "<u2"), ("y", "<u2"), ("w", "<u2"), ("h", "<u2"), ("chroma", "u1"), ("qt_depth", "u1"),
-             ("bt_depth", "u1"), ("mt_depth", "u1"), ("split_series", "<u8")]
+_GEOMETRY = [
+    ("x", "<u2"),
+    ("y", "<u2"),
+    ("w", "<u2"),
+    ("h", "<u2"),
+    ("chroma", "u1"),
+    ("qt_depth", "u1"),
+    ("bt_depth", "u1"),
+    ("mt_depth", "u1"),
+    ("split_series", "<u8"),
+]
 _RECORD_V1 = np.dtype(_GEOMETRY)
 _RECORD = np.dtype(_GEOMETRY + [(name, "u1") for name in MODE_COLUMNS] + [("reserved", "u1")])
-_NODE = np.dtype([*_GEOMETRY, ("tested", "u1"), ("rel_valid", "u1"), ("rel_isp_mode", "u1"), ("reused", "u1"),
-                  ("rel_pred", "<u2"), ("reserved2", "<u2"), ("cost", "<f4", (len(NODE_MODES),)),
-                  ("rel_dct2_cost", "<f8"), ("rel_nondct2_cost", "<f8"), ("cost_budget", "<f8")])
+_NODE = np.dtype(
+    [
+        *_GEOMETRY,
+        ("tested", "u1"),
+        ("rel_valid", "u1"),
+        ("rel_isp_mode", "u1"),
+        ("reused", "u1"),
+        ("rel_pred", "<u2"),
+        ("reserved2", "<u2"),
+        ("cost", "<f4", (len(NODE_MODES),)),
+        ("rel_dct2_cost", "<f8"),
+        ("rel_nondct2_cost", "<f8"),
+        ("cost_budget", "<f8"),
+    ]
+)
 _SEARCH_COSTS = ("rel_dct2_cost", "rel_nondct2_cost", "cost_budget")
 assert (_RECORD_V1.itemsize, _RECORD.itemsize, _NODE.itemsize) == (20, 28, 76)
 
@@ -131,12 +166,16 @@ def read_dump(path: str | Path) -> list[PicturePartition]:
         num_nodes = rest[0] if v2 else 0
         pos += header.size
         if width <= 0 or height <= 0 or num < 0 or num_nodes < 0:
-            raise InputError(f"{path}: corrupt picture header at byte {pos - header.size} "
-                             f"(poc {poc}, {width}x{height}, {num} CUs)")
+            raise InputError(
+                f"{path}: corrupt picture header at byte {pos - header.size} "
+                f"(poc {poc}, {width}x{height}, {num} CUs)"
+            )
         end = pos + num * record.itemsize
         if end > len(data):
-            raise InputError(f"{path}: truncated CU records for poc {poc} ({num} expected, "
-                             f"{(len(data) - pos) // record.itemsize} present)")
+            raise InputError(
+                f"{path}: truncated CU records for poc {poc} ({num} expected, "
+                f"{(len(data) - pos) // record.itemsize} present)"
+            )
         rec = np.frombuffer(data, dtype=record, count=num, offset=pos)
         pos = end
         cus = np.empty((num, len(COLUMNS)), dtype=np.int64)
@@ -178,21 +217,25 @@ def search_state_table(pic: PicturePartition) -> npt.NDArray[np.float64]:
     if pic.nodes is None or pic.search_costs is None:
         return np.zeros((0, 11))
     col = {c: NODE_COLUMNS.index(c) for c in NODE_COLUMNS}
-    state_cols = [col["rel_valid"], col["rel_isp_mode"], col["rel_pred"]]
-    rows: list[npt.NDArray[np.float64]] = []
-    searched: dict[tuple[int, int, int, int], npt.NDArray[np.float64]] = {}
-    # Visits of one area never nest, so the dump's order (nodes as they finish) is their order.
-    for node, costs in zip(pic.nodes, pic.search_costs, strict=True):
-        if node[col["chroma"]]:
-            continue
-        area = (int(node[col["x"]]), int(node[col["y"]]), int(node[col["w"]]), int(node[col["h"]]))
-        state = np.concatenate([node[state_cols].astype(np.float64), costs])
-        if node[col["reused"]]:
-            state = searched.get(area, state)
-        elif node[col["tested"]] & 1:
-            searched[area] = state
-        rows.append(np.concatenate([np.array([*area, node[col["split_series"]]], np.float64), state]))
-    return np.array(rows).reshape(-1, 11)
+    luma = pic.nodes[:, col["chroma"]] == 0
+    nodes, costs = pic.nodes[luma], pic.search_costs[luma]
+    geometry = [col["x"], col["y"], col["w"], col["h"]]
+    related = nodes[:, [col["rel_valid"], col["rel_isp_mode"], col["rel_pred"]]]
+    state = np.concatenate([related, costs], axis=1)
+    # Visits of one area never nest, so the dump's order (nodes as they finish) is their order: within each
+    # area, a reused visit takes the state of the latest searched visit before it.
+    area = (nodes[:, geometry] << np.array([48, 32, 16, 0])).sum(axis=1)
+    order = np.argsort(area, kind="stable")
+    sorted_area = area[order]
+    start = np.r_[0, np.flatnonzero(np.diff(sorted_area)) + 1]
+    group_start = np.repeat(start, np.diff(np.r_[start, len(order)]))
+    searched = (nodes[order, col["reused"]] == 0) & (nodes[order, col["tested"]] & 1 == 1)
+    latest = np.maximum.accumulate(np.where(searched, np.arange(len(order)), -1))
+    reused = (nodes[order, col["reused"]] == 1) & (latest >= group_start)
+    source = np.arange(len(nodes))
+    source[order[reused]] = order[latest[reused]]
+    rows = np.concatenate([nodes[:, [*geometry, col["split_series"]]], state[source]], axis=1)
+    return rows.astype(np.float64)
 
 
 def write_dump(path: str | Path, pictures: list[PicturePartition]) -> None:
@@ -224,8 +267,9 @@ def write_dump(path: str | Path, pictures: list[PicturePartition]) -> None:
 
 
 # ------------------------------------------------------------------------------------------- tree walking
-def _child(split: IntArray, px: IntArray, py: IntArray, nx: IntArray, ny: IntArray, nw: IntArray,
-           nh: IntArray) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
+def _child(
+    split: IntArray, px: IntArray, py: IntArray, nx: IntArray, ny: IntArray, nw: IntArray, nh: IntArray
+) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
     """Child of node (nx,ny,nw,nh) under ``split`` that contains point (px,py); also its btDepth step."""
     cx, cy, cw, ch, inc = nx.copy(), ny.copy(), nw.copy(), nh.copy(), np.zeros_like(nx)
     for is_h, bt, tt in ((True, SPLIT_BT_H, SPLIT_TT_H), (False, SPLIT_BT_V, SPLIT_TT_V)):
@@ -322,8 +366,9 @@ def cus_to_maps(cus: IntArray, width: int, height: int, chroma: bool = False) ->
     inside[: -(-height // MTT_CELL), : -(-width // MTT_CELL)] = True
     if np.any(cover[inside] != 1):
         gaps, over = int(np.sum(cover[inside] == 0)), int(np.sum(cover > 1))
-        raise InputError(f"CUs do not tile the {width}x{height} picture: {gaps} cells uncovered, "
-                         f"{over} overlapped")
+        raise InputError(
+            f"CUs do not tile the {width}x{height} picture: {gaps} cells uncovered, {over} overlapped"
+        )
     qt_grid = np.full((gh, gw), -1, dtype=np.int8)
     qt_grid[cy, cx] = cus[idx, 6] - 1
     dep_grid = np.full((MTT_LAYERS, gh, gw), -1, dtype=np.int8)
@@ -338,7 +383,9 @@ def cus_to_maps(cus: IntArray, width: int, height: int, chroma: bool = False) ->
         mtt_depth=_blocks(dep_grid, nby, nbx),
         direction=_blocks(dir_grid, nby, nbx),
         origins=np.stack([bx * BLOCK_SIZE, by * BLOCK_SIZE], axis=1).astype(np.int64),
-        width=width, height=height, chroma=chroma,
+        width=width,
+        height=height,
+        chroma=chroma,
         truncated=np.asarray(_blocks(deep, nby, nbx).reshape(nbx * nby, -1).any(axis=1), dtype=bool),
     )
 
@@ -372,10 +419,11 @@ class _Decoder:
         self.levels: list[tuple[int, int]] = []
         self.cus: list[list[int]] = []
 
-    def _region(self, arr: npt.NDArray[np.int8], cell: int, x: int, y: int, w: int, h: int
-                ) -> npt.NDArray[np.int8]:
+    def _region(
+        self, arr: npt.NDArray[np.int8], cell: int, x: int, y: int, w: int, h: int
+    ) -> npt.NDArray[np.int8]:
         r0, c0 = (y - self.oy) // cell, (x - self.ox) // cell
-        return arr[..., r0: r0 + max(h // cell, 1), c0: c0 + max(w // cell, 1)]
+        return arr[..., r0 : r0 + max(h // cell, 1), c0 : c0 + max(w // cell, 1)]
 
     def _implied(self, x: int, y: int, w: int, h: int, qt_level: int, layer: int) -> int:
         """Return the split the maps imply for a node (0: none)."""
@@ -418,8 +466,9 @@ class _Decoder:
             return SPLIT_BT_V
         return SPLIT_QT if layer == 0 else (SPLIT_BT_H if out_b else SPLIT_BT_V)
 
-    def visit(self, x: int, y: int, w: int, h: int, qt_level: int, layer: int, bt: int, series: int,
-              level: int) -> None:
+    def visit(
+        self, x: int, y: int, w: int, h: int, qt_level: int, layer: int, bt: int, series: int, level: int
+    ) -> None:
         """Visit a node, record it, and recurse into the children of its implied split."""
         if x >= self.maps.width or y >= self.maps.height:
             return
@@ -433,8 +482,17 @@ class _Decoder:
             return
         for cx, cy, cw, ch, inc in _children(x, y, w, h, split):
             is_qt = split == SPLIT_QT
-            self.visit(cx, cy, cw, ch, qt_level + is_qt, layer + (not is_qt), bt + inc,
-                       series | (split << (SERIES_BITS * level)), level + 1)
+            self.visit(
+                cx,
+                cy,
+                cw,
+                ch,
+                qt_level + is_qt,
+                layer + (not is_qt),
+                bt + inc,
+                series | (split << (SERIES_BITS * level)),
+                level + 1,
+            )
 
 
 def _decode(maps: PartitionMaps, block: int) -> _Decoder:
@@ -460,8 +518,9 @@ def maps_to_splits(maps: PartitionMaps, block: int) -> list[SplitNode]:
     return _decode(maps, block).nodes
 
 
-def split_decisions(truth: PartitionMaps, pred: PartitionMaps, block: int,
-                    unanimous: bool = False) -> list[tuple[int, int]]:
+def split_decisions(
+    truth: PartitionMaps, pred: PartitionMaps, block: int, unanimous: bool = False
+) -> list[tuple[int, int]]:
     """For every node of the true tree of a block: (true split, split the predicted maps imply there).
 
     This is the decision the encoder takes at that node when steered by ``pred`` (picture-edge fallback
@@ -470,8 +529,10 @@ def split_decisions(truth: PartitionMaps, pred: PartitionMaps, block: int,
     """
     true_tree = _decode(truth, block)
     guide = _Decoder(pred, block, max_bt=64 if pred.chroma else 32, unanimous=unanimous)
-    return [(node.split, guide._implied(node.x, node.y, node.w, node.h, ql, layer))
-            for node, (ql, layer) in zip(true_tree.nodes, true_tree.levels, strict=True)]
+    return [
+        (node.split, guide._implied(node.x, node.y, node.w, node.h, ql, layer))
+        for node, (ql, layer) in zip(true_tree.nodes, true_tree.levels, strict=True)
+    ]
 
 
 def maps_to_cus(maps: PartitionMaps, poc: int = 0) -> IntArray:
