@@ -68,8 +68,22 @@ class Point:
 
 def all_points(model: Path) -> list[Point]:
     """Every point the bench knows, in table order."""
-    oracle = "--PMPGuide=oracle:{dumps}/{seq}_QP{qp}.dump"
-    pts = [Point(f"oracle-L{k}", f"{oracle} --PMPLevel={k}", "oracle") for k in range(4)]
+    # The anchor's partition with its intra-search states (the anchor's own coding: what the decision rules
+    # cost), and the partition alone (every CU searched afresh: what perfect maps give a predictor). Both dump
+    # their partition, so that the report tells how much of the anchor's coding they reproduce.
+    dump = "{dumps}/{seq}_QP{qp}.dump"
+    agree = "--PMPDumpPartition={agree}/{seq}_QP{qp}.dump"
+    pts = [
+        Point(f"oracle-L{k}", f"--PMPGuide=oracle:{dump} --PMPLevel={k} {agree}", "oracle") for k in range(4)
+    ]
+    pts += [
+        Point(
+            f"oracle-partition-L{k}",
+            f"--PMPGuide=oracle-partition:{dump} --PMPLevel={k} {agree}",
+            "oracle-partition",
+        )
+        for k in range(4)
+    ]
     base = f"--PMPModel={model} --PMPEdgeBlocks=1"
     pts += [Point(f"model-L{k}", f"{base} --PMPLevel={k}", "model") for k in range(4)]
     pts += [
@@ -121,9 +135,15 @@ def select(points: list[Point], spec: str) -> list[Point]:
     return chosen
 
 
-def point_options(point: Point, seq: str, dumps: Path) -> str:
-    """The ``--test`` string of a point for one sequence."""
-    return point.options.replace("{dumps}", str(dumps)).replace("{seq}", seq)
+def agreement_dir(point: Point, out: Path) -> Path:
+    """Where a point's encodes dump their partitions (``{agree}`` in its options)."""
+    return out / "agreement" / point.name
+
+
+def point_options(point: Point, seq: str, out: Path) -> str:
+    """The ``--test`` string of a point for one sequence (``{qp}`` is filled by the encoder per QP)."""
+    options = point.options.replace("{dumps}", str(out / "dumps")).replace("{seq}", seq)
+    return options.replace("{agree}", str(agreement_dir(point, out)))
 
 
 def input_frames(seq: SequenceConfig, frames: int) -> int:
@@ -174,7 +194,7 @@ def point_plan(point: Point, cfg: Path, args: argparse.Namespace) -> SweepPlan:
     from pmp_vvc.evaluation.sequences import load_sequence
     from pmp_vvc.evaluation.sweep import SweepSpec, plan_sweep
 
-    options = tuple(shlex.split(point_options(point, cfg.stem, args.out / "dumps")))
+    options = tuple(shlex.split(point_options(point, cfg.stem, args.out)))
     enc = str(pmp_vvc.vtm_cfg())
     frames = input_frames(load(cfg), args.frames)
     seq = load_sequence(cfg, encoder_cfgs=[enc], extra_options=options, frames=frames)
@@ -197,6 +217,8 @@ def run_point(point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace) 
     from pmp_vvc.evaluation.sweep import run_sweep
 
     worst = 0
+    if "{agree}" in point.options:
+        agreement_dir(point, args.out).mkdir(parents=True, exist_ok=True)
     for cfg in seq_cfgs:
         try:
             outcome = run_sweep(point_plan(point, cfg, args), LocalExecutor(args.jobs), verify=args.verify)
@@ -213,6 +235,23 @@ def run_point(point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace) 
 def _mean(values: Sequence[float | None]) -> float:
     vals = [v for v in values if v is not None and math.isfinite(v)]
     return sum(vals) / len(vals) if vals else math.nan
+
+
+def point_agreement(point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace) -> dict[str, float]:
+    """Mean over sequences and QPs of the test's agreement with the anchor (NaN for points without dumps)."""
+    from pmp_vvc.codec.partition import read_dump
+    from pmp_vvc.evaluation.agreement import AGREEMENT_KEYS, mode_agreement
+    from pmp_vvc.evaluation.qpspec import parse_qp_spec
+
+    found: list[dict[str, float]] = []
+    if "{agree}" in point.options:
+        for cfg in seq_cfgs:
+            for qp in parse_qp_spec(args.qp):
+                name = f"{cfg.stem}_QP{qp}.dump"
+                test, anchor = agreement_dir(point, args.out) / name, args.out / "dumps" / name
+                if test.is_file() and anchor.is_file():
+                    found.append(mode_agreement(read_dump(anchor), read_dump(test)))
+    return {f"agree_{k}": _mean([f[k] for f in found]) for k in AGREEMENT_KEYS}
 
 
 def point_row(
@@ -257,6 +296,7 @@ def point_row(
         "rdc_all": time("rdc_reduction_total"),
         "infer_test": infer / cpu_test if cpu_test else math.nan,
         "infer_anchor": infer / cpu_anchor if cpu_anchor else math.nan,
+        **point_agreement(point, seq_cfgs, args),
     }
 
 
@@ -271,6 +311,8 @@ def write_report(
     seq_cfgs: Sequence[Path],
 ) -> None:
     """bench.md, bench.csv and ts_bdbr.png in ``args.out``."""
+    from pmp_vvc.evaluation.agreement import AGREEMENT_KEYS
+
     cols = (
         "bdbr_y",
         "bdbr_u",
@@ -306,6 +348,21 @@ def write_report(
     ]
     for r in rows:
         lines.append(f"| {r['point']} | {r['sequences']} | " + " | ".join(_pct(r[c]) for c in cols) + " |")
+    # What the oracles reproduce of the anchor's coding: luma area in the anchor's CUs, and on those CUs the
+    # anchor's modes.
+    agree = [f"agree_{k}" for k in AGREEMENT_KEYS]
+    explained = [r for r in rows if isinstance(r[agree[0]], float) and math.isfinite(r[agree[0]])]
+    if explained:
+        lines += [
+            "",
+            "Agreement with the anchor's final luma CUs (share of luma area; modes on the CUs of the same "
+            "position and size):",
+            "",
+            "| point | partition | intra mode | ISP | MTS | LFNST | all modes |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [f"| {r['point']} | " + " | ".join(_pct(r[c]) for c in agree) + " |" for r in explained]
+    cols += tuple(agree)
     from pmp_vvc.files import atomic_path, write_text_atomic
 
     write_text_atomic(args.out / "bench.md", "\n".join(lines) + "\n")
@@ -325,6 +382,7 @@ def write_report(
     for ax, key, name in ((axes[0], "bdbr_y", "BD-rate Y (%)"), (axes[1], "bdbr_yuv", "BD-rate YUV (%)")):
         for kind, marker in (
             ("oracle", "s-"),
+            ("oracle-partition", "s--"),
             ("model", "o-"),
             ("model-noedge", "o"),
             ("model-qt", "v-"),
@@ -390,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rc = 0
     if not args.report_only:
         chosen = select(points, args.points)
-        if any(p.kind == "oracle" for p in chosen):
+        if any(p.kind.startswith("oracle") for p in chosen):
             make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, args.out / "dumps")
         for point in chosen:
             rc = max(rc, run_point(point, seq_cfgs, args))

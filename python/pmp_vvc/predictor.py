@@ -239,18 +239,20 @@ class StoredMaps:
         return cls(maps, name=f"stored maps {path}")
 
 
-def oracle_maps(dump: str | Path) -> StoredMaps:
+def oracle_maps(dump: str | Path, states: bool = True) -> StoredMaps:
     """One-hot luma maps of every picture of a partition dump (``--PMPDumpPartition``) by POC.
 
-    A version-2 dump also gives each picture's search-state table (:func:`search_state_table`): the oracle
-    then starts every CU's intra search from the anchor's state too, so that it codes its CUs as the anchor.
+    With ``states``, a version-2 dump also gives each picture's search-state table
+    (:func:`search_state_table`): the oracle then starts every CU's intra search from the anchor's state too,
+    so that it codes its CUs as the anchor. Without, every CU is searched afresh, as a predictor that knew
+    the anchor's partition (and nothing else) would have it.
     """
     pictures = read_dump(dump)
     maps = {pic.poc: one_hot(cus_to_maps(pic.cus, pic.width, pic.height, chroma=False)) for pic in pictures}
     if not maps:
         raise InputError(f"partition dump {dump} holds no pictures")
-    states = {pic.poc: search_state_table(pic) for pic in pictures if pic.nodes is not None}
-    return StoredMaps(maps, name=f"oracle {dump}", search_states=states)
+    tables = {pic.poc: search_state_table(pic) for pic in pictures if states and pic.nodes is not None}
+    return StoredMaps(maps, name=f"oracle {dump}", search_states=tables)
 
 
 class OracleByQp:
@@ -259,22 +261,26 @@ class OracleByQp:
     Lets one option string (``--PMPGuide=oracle:dumps/seq_QP{qp}.dump``) serve a sweep over QPs.
     """
 
-    def __init__(self, pattern: str) -> None:
+    def __init__(self, pattern: str, states: bool = True) -> None:
         if "{qp}" not in pattern:
             raise ConfigError(f"oracle dump pattern {pattern!r} has no {{qp}}")
         self.pattern = pattern
+        self.states = states
         self._by_qp: dict[int, StoredMaps] = {}
 
     def __call__(self, luma: npt.NDArray[np.integer], bit_depth: int, qp: int, poc: int) -> tuple[Any, ...]:
         """Map-source call of :class:`MapGuide`: the one-hot maps of the dump of this QP."""
         if qp not in self._by_qp:
-            self._by_qp[qp] = oracle_maps(self.pattern.replace("{qp}", str(qp)))
+            self._by_qp[qp] = oracle_maps(self.pattern.replace("{qp}", str(qp)), self.states)
         return self._by_qp[qp](luma, bit_depth, qp, poc)
 
 
-def oracle_source(spec: str) -> StoredMaps | OracleByQp:
-    """Build the source of ``--PMPGuide=oracle:SPEC``: a dump file, or a pattern with ``{qp}``."""
-    return OracleByQp(spec) if "{qp}" in spec else oracle_maps(spec)
+def oracle_source(spec: str, states: bool = True) -> StoredMaps | OracleByQp:
+    """Build the source of ``--PMPGuide=oracle:SPEC`` (or ``oracle-partition:SPEC``, ``states`` False).
+
+    SPEC: a dump file, or a pattern with ``{qp}``.
+    """
+    return OracleByQp(spec, states) if "{qp}" in spec else oracle_maps(spec, states)
 
 
 def map_guide(

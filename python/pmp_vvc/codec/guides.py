@@ -59,7 +59,7 @@ def parse_guide_spec(spec: str) -> tuple[str, dict[str, int]]:
     """
     name, _, arg_text = spec.partition(":")
     if name not in BUILTIN_GUIDES:
-        known = ", ".join([*sorted(BUILTIN_GUIDES), "oracle:DUMP", "replay:NPZ"])
+        known = ", ".join([*sorted(BUILTIN_GUIDES), "oracle:DUMP", "oracle-partition:DUMP", "replay:NPZ"])
         raise ConfigError(f"unknown --PMPGuide {name!r}; known: {known}")
     kwargs: dict[str, int] = {}
     for item in filter(None, arg_text.split(",")):
@@ -79,7 +79,9 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
     ``--PMPModel=MODEL`` runs the ONNX model in the loop (:class:`pmp_vvc.predictor.ModelPredictor`);
     MODEL is a file, a shipped model's name or ``default`` (:func:`pmp_vvc.modelzoo.resolve_model`);
     ``--PMPGuide=oracle:DUMP`` replays the luma partition of an anchor's ``--PMPDumpPartition`` file (a
-    path with ``{qp}`` picks the dump of the slice QP) and
+    path with ``{qp}`` picks the dump of the slice QP) with the anchor's intra-search state at every node
+    (the anchor's coding exactly), ``oracle-partition:DUMP`` the partition alone (every CU searched afresh),
+    and
     ``--PMPGuide=replay:NPZ`` stored maps (:class:`pmp_vvc.predictor.StoredMaps`). These three drive the
     C++ map guide with ``--PMPLevel``, ``--PMPThreshold``, ``--PMPQtThreshold`` and
     ``--PMPChromaLuma`` (defaults: :class:`pmp_vvc.codec.options.MapGuideOptions`). Other names are the
@@ -108,8 +110,13 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
         elif not arg:
             raise ConfigError(f"--PMPGuide={spec!r}: give a file, e.g. --PMPGuide={name}:FILE")
         else:
-            source = predictor.oracle_source(arg) if name == "oracle" else predictor.StoredMaps.load(arg)
-            edges = name == "oracle"
+            oracle = name.startswith("oracle")
+            source = (
+                predictor.oracle_source(arg, states=name == "oracle")
+                if oracle
+                else predictor.StoredMaps.load(arg)
+            )
+            edges = oracle
         guide = predictor.map_guide(
             source,
             level=opts.level,

@@ -18,7 +18,7 @@ from pmp_vvc.errors import ConfigError
 __all__ = ["MAP_GUIDE_SOURCES", "PATH_OPTIONS", "MapGuideOptions", "absolute_paths", "option_value"]
 
 #: ``--PMPGuide=NAME:FILE`` sources whose argument is a file (map guide fed by stored or oracle maps).
-MAP_GUIDE_SOURCES = ("oracle", "replay")
+MAP_GUIDE_SOURCES = ("oracle", "oracle-partition", "replay")
 #: Options whose value is (or, for ``--PMPGuide``, may end in) a file path.
 PATH_OPTIONS = ("PMPModel", "PMPGuide", "PMPDumpPartition")
 
