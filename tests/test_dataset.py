@@ -190,13 +190,10 @@ def test_cli_rejects_bad_arguments(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------- with the encoder
-@pytest.mark.encoder
-def test_build_dataset_resumes_and_records_provenance(tmp_path: Path) -> None:
-    import pmp_vvc
-
+def _one_photo_two_shards(tmp_path: Path, out: Path) -> list[str]:
+    """pmp-dataset arguments for one 128x128 photo: one crop group, two QPs (two shards)."""
     _photo(tmp_path / "a.png", 128, 128)
-    out = tmp_path / "ds"
-    argv = [
+    return [
         str(tmp_path / "a.png"),
         "--out",
         str(out),
@@ -209,6 +206,14 @@ def test_build_dataset_resumes_and_records_provenance(tmp_path: Path) -> None:
         "32",
         "--quiet",
     ]
+
+
+@pytest.mark.encoder
+def test_build_dataset_resumes_and_records_provenance(tmp_path: Path) -> None:
+    import pmp_vvc
+
+    out = tmp_path / "ds"
+    argv = _one_photo_two_shards(tmp_path, out)
     with pytest.raises(SystemExit):  # stop after one of two shards, as a killed run would
         raise SystemExit(cli.main([*argv, "--max-shards", "1"]))
     assert len(dataset.shard_paths(out)) == 1
@@ -269,21 +274,8 @@ def test_cli_dask_needs_a_scheduler(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_build_dataset_on_dask(tmp_path: Path) -> None:
     """pmp-dataset's shards run on the executors, so on a Dask cluster as pmp-run's encodes do."""
     distributed = pytest.importorskip("distributed")
-    _photo(tmp_path / "a.png", 128, 128)
     out = tmp_path / "ds"
-    argv = [
-        str(tmp_path / "a.png"),
-        "--out",
-        str(out),
-        "--crop",
-        "128",
-        "--budget-mpix",
-        "0.0164",
-        "--qp",
-        "37",
-        "32",
-        "--quiet",
-    ]
+    argv = _one_photo_two_shards(tmp_path, out)
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
     ) as cluster:
