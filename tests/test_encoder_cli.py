@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import pmp_vvc
@@ -93,3 +94,20 @@ def test_decoder_on_a_corrupt_bitstream_fails(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "ERROR" in result.stderr
     assert not dec.exists()
+
+
+def test_a_guide_failing_in_the_encode_is_one_line_on_the_terminal(clip128: Clip, tmp_path: Path) -> None:
+    """The guide fails at the first picture (an oracle dump of another size): the user reads one line."""
+    from pmp_vvc.codec.partition import PicturePartition, write_dump
+
+    cus = [[0, 0, 0, 0, 64, 64, 1, 0, 0, 1]]
+    write_dump(tmp_path / "other.dump", [PicturePartition(0, 64, 64, 37, np.array(cus))])
+    enc = run(
+        "pmp_vvc.cli.encoder",
+        *clip128.args(37, tmp_path / "a.bin", "--PMPGuide=oracle:" + str(tmp_path / "other.dump"), frames=1),
+    )
+    assert enc.returncode != 0
+    terminal = enc.stdout + enc.stderr
+    errors = [line for line in terminal.splitlines() if "64x64, the picture is 128x128" in line]
+    assert len(errors) == 1 and errors[0].lstrip().startswith(("pmp-vvc guide", "ERROR", "error"))
+    assert "Traceback" not in terminal and "Guarded.h" not in terminal and "In function" not in terminal

@@ -84,13 +84,12 @@ def test_oracle_rules_edge_blocks_too(clip_odd: Clip, tmp_path: Path) -> None:
         )
     )
     want, got = ({tuple(r[2:9]) for r in cus[0]} for cus in (luma_cus(anchor_dump), luma_cus(dump)))
-    # identical, except where the anchor used a 4th MTT level (the implicit edge BT counts as one): the maps
-    # hold 3 layers, so level 3 leaves deeper nodes to RDO
+    # Where the anchor used a 4th MTT level (the implicit edge BT counts as one) the maps hold 3 layers, so
+    # level 3 leaves the deeper nodes to RDO, which starts from the anchor's search states: the same CUs.
     pic = read_dump(anchor_dump)[0]
     maps = cus_to_maps(pic.cus, pic.width, pic.height)
-    truncated = {tuple(o) for o, t in zip(maps.origins.tolist(), maps.truncated, strict=True) if t}
-    assert want != got and len(want & got) > 0.9 * len(want)
-    assert {(x // 64 * 64, y // 64 * 64) for x, y, *_ in want ^ got} <= truncated
+    assert maps.truncated.any()
+    assert want == got
     assert oracle.luma.total < 0.2 * stats.luma.total
 
 

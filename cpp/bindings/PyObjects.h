@@ -5,6 +5,7 @@
 
 #include <pybind11/pybind11.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -27,12 +28,17 @@ inline std::shared_ptr<Guide> holdGuide(pybind11::object obj)
 }
 
 
-// A guide's Python exception as a GuideError: the traceback goes to the log (stderr), the message stays one
-// line ("ValueError: ...") so that it ends up in the encoder's error report. Call with the GIL held.
+// A guide's Python exception as a GuideError whose message is one line ("ValueError: ..."), the encoder's
+// error report. The traceback is for whoever debugs a guide: printed to stderr only with PMP_VVC_TRACEBACK set.
+// Call with the GIL held.
 inline GuideError guideError(pybind11::error_already_set& e)
 {
   const std::string what = pybind11::str(e.type().attr("__name__")).cast<std::string>() + ": "
                            + pybind11::str(e.value()).cast<std::string>();
+  if (std::getenv("PMP_VVC_TRACEBACK") == nullptr)
+  {
+    return GuideError(what);
+  }
   try
   {
     pybind11::module_::import("traceback").attr("print_exception")(e.type(), e.value(), e.trace());

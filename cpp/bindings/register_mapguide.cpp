@@ -142,6 +142,7 @@ void registerMapGuide(py::module_& m)
     .def("set_maps", &setMapsFromArrays, py::arg("width"), py::arg("height"), py::arg("qt"), py::arg("mtt"),
          py::arg("direction"), "Set the maps of a width x height picture (probabilities, copied).")
     .def("clear_maps", &MapGuide::clearMaps)
+    .def("decide", &MapGuide::decide, py::arg("cu"), "The decision for one CU node (as the encoder asks it).")
     .def("set_search_states", &setSearchStateFromArray, py::arg("rows"),
          "Set the search-state table (K,11): x, y, w, h, split series, relatedValid, bestISPIntraMode, "
          "ispPredModeVal bits, bestDCT2NonISPCost, bestNonDCT2Cost, costBudget of each luma node visit of the "

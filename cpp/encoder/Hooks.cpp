@@ -27,7 +27,7 @@ void addEncoderOptions(ProgramOptionsLite::Options& opts)
   // clang-format off
   opts.addOptions()
   ("PMPDumpPartition", o.dumpPartition, std::string(""), "pmp-vvc: write the final partition of every coded picture to this file ({qp}: the first picture's QP)")
-  ("PMPGuide",         o.guide,         std::string(""), "pmp-vvc: partition guide to use (a name known to pmp_vvc.guides)")
+  ("PMPGuide",         o.guide,         std::string(""), "pmp-vvc: partition guide to use (a name known to pmp_vvc.codec.guides)")
   ("PMPModel",         o.model,         std::string(""), "pmp-vvc: ONNX partition-map model; implies --PMPGuide=model")
   ("PMPLevel",         o.level,         2,               "pmp-vvc: acceleration level 0..3 (MTT layers the map decides)")
   ("PMPThreshold",     o.threshold,     0.0,             "pmp-vvc: confidence below which a node keeps more candidates (0: hard maps)")

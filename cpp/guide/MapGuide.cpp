@@ -191,7 +191,7 @@ bool MapGuide::legal(const Node& n, uint8_t mode) const
   }
 }
 
-// The rules of pmp_vvc.partition.maps_to_splits on the argmax maps.
+// The rules of pmp_vvc.codec.partition.maps_to_splits on the argmax maps.
 uint8_t MapGuide::impliedSplit(const Node& n) const
 {
   if (n.layer == 0 && n.w == n.h && n.w >= 16)

@@ -232,6 +232,10 @@ class MapGuide(Guide):
         """
     def clear_maps(self) -> None:
         ...
+    def decide(self, cu: CuQuery) -> Decision:
+        """
+        The decision for one CU node (as the encoder asks it).
+        """
     def search_state(self, cu: CuQuery) -> typing.Any:
         """
         (relatedValid, bestISPIntraMode, ispPredModeVal bits, bestDCT2NonISPCost, bestNonDCT2Cost, costBudget) of a node in the search-state table, or None.
@@ -270,5 +274,5 @@ def run_encoder(args: collections.abc.Sequence[str], guide: typing.Any = None, g
     """
     Run VTM's EncoderApp with args (argv[0] first); returns its exit code. The log goes to stdout.
     """
-BUILD_ID: str = 'vtm23.13-a38400b6e69bd023'
+BUILD_ID: str = 'vtm23.13-a65ad594218b12b1'
 VTM_VERSION: str = '23.13'

@@ -252,6 +252,7 @@ def oracle_maps(dump: str | Path, states: bool = True) -> StoredMaps:
     if not maps:
         raise InputError(f"partition dump {dump} holds no pictures")
     tables = {pic.poc: search_state_table(pic) for pic in pictures if states and pic.nodes is not None}
+    tables = {poc: t for poc, t in tables.items() if len(t)}  # a dump without node records has no states
     return StoredMaps(maps, name=f"oracle {dump}", search_states=tables)
 
 
