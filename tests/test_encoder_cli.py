@@ -111,3 +111,4 @@ def test_a_guide_failing_in_the_encode_is_one_line_on_the_terminal(clip128: Clip
     errors = [line for line in terminal.splitlines() if "64x64, the picture is 128x128" in line]
     assert len(errors) == 1 and errors[0].lstrip().startswith(("pmp-vvc guide", "ERROR", "error"))
     assert "Traceback" not in terminal and "Guarded.h" not in terminal and "In function" not in terminal
+    assert "At:" not in terminal and "predictor.py" not in terminal  # no Python stack either

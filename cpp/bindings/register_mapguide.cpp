@@ -111,7 +111,7 @@ MapSource wrapSource(py::object source)
     }
     catch (py::error_already_set& e)
     {
-      throw GuideError(e.what());
+      throw guideError(e);
     }
     catch (py::cast_error& e)
     {
