@@ -20,18 +20,11 @@ template<typename T> void putLE(std::ofstream& out, T value)
   }
 }
 
-void putFloat(std::ofstream& out, float value)
+// An IEEE float (float32 or float64) as the little-endian bytes of its bit pattern.
+template<typename Bits, typename Float> void putFloat(std::ofstream& out, Float value)
 {
-  uint32_t bits = 0;
-  static_assert(sizeof(bits) == sizeof(value), "float32 expected");
-  std::memcpy(&bits, &value, sizeof(bits));
-  putLE(out, bits);
-}
-
-void putDouble(std::ofstream& out, double value)
-{
-  uint64_t bits = 0;
-  static_assert(sizeof(bits) == sizeof(value), "float64 expected");
+  static_assert(sizeof(Bits) == sizeof(Float), "bit pattern and float must have the same size");
+  Bits bits = 0;
   std::memcpy(&bits, &value, sizeof(bits));
   putLE(out, bits);
 }
@@ -122,11 +115,12 @@ void PartitionDump::writePicture(const Picture& pic, int qp)
     putLE(m_out, uint16_t(0));
     for (float c: n.cost)
     {
-      putFloat(m_out, c);
+      putFloat<uint32_t>(m_out, c);
     }
-    putDouble(m_out, n.state.bestDCT2NonISPCost);
-    putDouble(m_out, n.state.bestNonDCT2Cost);
-    putDouble(m_out, n.state.costBudget);
+    for (double c: { n.state.bestDCT2NonISPCost, n.state.bestNonDCT2Cost, n.state.costBudget })
+    {
+      putFloat<uint64_t>(m_out, c);
+    }
   }
   m_nodes.clear();
   m_out.flush();
