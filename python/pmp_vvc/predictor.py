@@ -251,8 +251,12 @@ def oracle_maps(dump: str | Path, states: bool = True) -> StoredMaps:
     maps = {pic.poc: one_hot(cus_to_maps(pic.cus, pic.width, pic.height, chroma=False)) for pic in pictures}
     if not maps:
         raise InputError(f"partition dump {dump} holds no pictures")
-    tables = {pic.poc: search_state_table(pic) for pic in pictures if states and pic.nodes is not None}
-    tables = {poc: t for poc, t in tables.items() if len(t)}  # a dump without node records has no states
+    # A dump without node records (version 1, or none written) has no states.
+    tables = {
+        pic.poc: search_state_table(pic)
+        for pic in pictures
+        if states and pic.nodes is not None and len(pic.nodes)
+    }
     return StoredMaps(maps, name=f"oracle {dump}", search_states=tables)
 
 

@@ -29,27 +29,13 @@ MAGIC_V1 = b"PMPDUMP\x01"
 MAGIC = b"PMPDUMP\x02"
 #: Final coding modes of each CU (dump version 2), in the order of :attr:`PicturePartition.modes`.
 MODE_COLUMNS = ("intra_dir", "mip", "isp", "lfnst", "mts", "mrl", "bdpcm")
-#: Node visits of the split search (dump version 2), in the order of :attr:`PicturePartition.nodes`.
+#: Node visits of the split search (dump version 2), in the order of :attr:`PicturePartition.nodes`: a CU's
+#: geometry (:data:`COLUMNS` without the POC), then what the search did there.
 #: ``reused``: the non-split coding was not searched but reused from an earlier visit of the area with the
 #: same neighbourhood (VTM's ETM_RECO_CACHED). ``rel_*``: the related CU VTM's fast ISP search loaded for the
 #: node's intra search from an earlier visit of the same area (valid flag, bestISPIntraMode, IspPredModeVal
 #: bits); its costs and the search's cost budget are :attr:`PicturePartition.search_costs`.
-NODE_COLUMNS = (
-    "chroma",
-    "x",
-    "y",
-    "w",
-    "h",
-    "qt_depth",
-    "bt_depth",
-    "mt_depth",
-    "split_series",
-    "tested",
-    "reused",
-    "rel_valid",
-    "rel_isp_mode",
-    "rel_pred",
-)
+NODE_COLUMNS = (*COLUMNS[1:], "tested", "reused", "rel_valid", "rel_isp_mode", "rel_pred")
 #: Modes of a node's RD costs, in the order of :attr:`PicturePartition.node_costs` (bits of ``tested``).
 NODE_MODES = ("no_split", "qt", "bt_h", "bt_v", "tt_h", "tt_v")
 QT_CELL, MTT_CELL = 8, 4
