@@ -141,7 +141,10 @@ void GuidedModeCtrl::initCULevel(Partitioner& partitioner, const CodingStructure
                                     : area.Y();
   // Nodes above 64x64 and picture-boundary nodes keep VTM's implicit splits untouched.
   const bool ruled = lumaArea.width <= 64 && lumaArea.height <= 64 && insidePicture(lumaArea, cs);
-  if (ruled && m_session.guideActive())
+  const bool asked = ruled && m_session.guideActive();
+  const bool recorded = ruled && m_session.dump() != nullptr;
+  const uint64_t series = asked || recorded ? uint64_t(partitioner.getSplitSeries()) : 0;
+  if (asked)
   {
     CuQuery q;
     q.x       = lumaArea.x;
@@ -152,7 +155,7 @@ void GuidedModeCtrl::initCULevel(Partitioner& partitioner, const CodingStructure
     q.qtDepth = partitioner.currQtDepth;
     q.mtDepth = partitioner.currMtDepth;
     q.btDepth = partitioner.currBtDepth;
-    q.splitSeries = uint64_t(partitioner.getSplitSeries());
+    q.splitSeries = series;
     Guide* guide = m_session.guide();
     if (chroma && guide->usesLumaMinArea())
     {
@@ -163,12 +166,12 @@ void GuidedModeCtrl::initCULevel(Partitioner& partitioner, const CodingStructure
     g.asked  = true;
     g.query  = q;
   }
-  if (ruled && m_session.dump() != nullptr)
+  if (recorded)
   {
     g.recorded = true;
     g.node.node = { uint16_t(lumaArea.x), uint16_t(lumaArea.y), uint16_t(lumaArea.width), uint16_t(lumaArea.height),
                     uint8_t(chroma), uint8_t(partitioner.currQtDepth), uint8_t(partitioner.currBtDepth),
-                    uint8_t(partitioner.currMtDepth), uint64_t(partitioner.getSplitSeries()) };
+                    uint8_t(partitioner.currMtDepth), series };
     g.node.cost.fill(std::numeric_limits<float>::infinity());
   }
   m_levels.push_back(std::move(g));
