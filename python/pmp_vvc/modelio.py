@@ -6,6 +6,12 @@ the QP. Its ONNX graph has inputs :data:`INPUTS` (``luma`` (B,1,68,68) float32 i
 float32) and outputs :data:`OUTPUTS` (``qt`` (B,4,8,8), ``mtt`` (B,3,3,16,16), ``direction``
 (B,3,3,16,16) logits; layout batch, class[, layer], row, col), batch axis dynamic.
 
+The chroma model (a file of its own, the chroma tree's maps over the same 64x64 luma area) has inputs
+:data:`CHROMA_INPUTS`: the luma model's two plus ``cb`` and ``cr`` (B,1,34,34), the 32x32 chroma block of
+4:2:0 plus :data:`CHROMA_CONTEXT` samples of top/left context (zero outside), cut by
+:func:`extract_chroma_blocks` and normalised like luma; outputs :data:`CHROMA_OUTPUTS` (``qt_c``,
+``mtt_c``, ``direction_c``), the luma outputs' shapes and layouts in luma cell units.
+
 Both sides use this module: training and export (:mod:`pmp_vvc.learning`) and the encoder at run time
 (:mod:`pmp_vvc.predictor`, which needs only numpy and onnxruntime). :func:`check_model` is what
 ``pmp-run`` runs on every model before it encodes anything.
@@ -27,12 +33,17 @@ if TYPE_CHECKING:
     import onnxruntime as ort
 
 __all__ = [
+    "CHROMA_CONTEXT",
+    "CHROMA_INPUTS",
+    "CHROMA_OUTPUTS",
+    "CHROMA_SAMPLE_SIZE",
     "CONTEXT",
     "INPUTS",
     "OUTPUTS",
     "SAMPLE_SIZE",
     "check_model",
     "extract_blocks",
+    "extract_chroma_blocks",
     "open_session",
     "run_session",
 ]
@@ -45,6 +56,14 @@ OUTPUTS: dict[str, list[Any]] = {
     "mtt": ["batch", 3, 3, 16, 16],
     "direction": ["batch", 3, 3, 16, 16],
 }
+CHROMA_CONTEXT = CONTEXT // 2
+CHROMA_SAMPLE_SIZE = BLOCK_SIZE // 2 + CHROMA_CONTEXT
+CHROMA_INPUTS: dict[str, list[Any]] = {
+    **INPUTS,
+    "cb": ["batch", 1, CHROMA_SAMPLE_SIZE, CHROMA_SAMPLE_SIZE],
+    "cr": ["batch", 1, CHROMA_SAMPLE_SIZE, CHROMA_SAMPLE_SIZE],
+}
+CHROMA_OUTPUTS: dict[str, list[Any]] = {f"{name}_c": shape for name, shape in OUTPUTS.items()}
 
 
 def extract_blocks(plane: npt.NDArray[np.integer], origins: npt.NDArray[np.int64]) -> npt.NDArray[np.uint16]:
@@ -55,6 +74,20 @@ def extract_blocks(plane: npt.NDArray[np.integer], origins: npt.NDArray[np.int64
     out = np.empty((len(origins), SAMPLE_SIZE, SAMPLE_SIZE), dtype=np.uint16)
     for i, (x, y) in enumerate(origins):
         out[i] = padded[y : y + SAMPLE_SIZE, x : x + SAMPLE_SIZE]
+    return out
+
+
+def extract_chroma_blocks(
+    plane: npt.NDArray[np.integer], origins: npt.NDArray[np.int64]
+) -> npt.NDArray[np.uint16]:
+    """34x34 chroma inputs (4:2:0) of the 64x64 luma blocks at ``origins`` (luma x, y); zero outside."""
+    height, width = plane.shape
+    half, ctx = BLOCK_SIZE // 2, CHROMA_CONTEXT
+    padded = np.zeros((height + ctx + half, width + ctx + half), dtype=np.uint16)
+    padded[ctx : ctx + height, ctx : ctx + width] = plane
+    out = np.empty((len(origins), CHROMA_SAMPLE_SIZE, CHROMA_SAMPLE_SIZE), dtype=np.uint16)
+    for i, (x, y) in enumerate(origins):
+        out[i] = padded[y // 2 : y // 2 + CHROMA_SAMPLE_SIZE, x // 2 : x // 2 + CHROMA_SAMPLE_SIZE]
     return out
 
 

@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pmp_vvc.codec.partition import BLOCK_SIZE, PicturePartition, cus_to_maps, read_dump
+from pmp_vvc.codec.partition import PicturePartition, cus_to_maps, read_dump
 from pmp_vvc.errors import EncodeError, InputError
 from pmp_vvc.files import atomic_path
 from pmp_vvc.learning.labels import Samples, concat, load_extra, samples_from_picture, save_shard
 from pmp_vvc.learning.sources import Crop
-from pmp_vvc.modelio import CONTEXT
+from pmp_vvc.modelio import extract_chroma_blocks
 
 __all__ = [
     "CHROMA_FIELDS",
@@ -43,7 +43,6 @@ __all__ = [
 #: Chroma fields stored in each shard beside the luma ones: Cb/Cr inputs (32x32 chroma block plus
 #: 2 chroma samples of top/left context, zero outside) and the chroma-tree maps in luma cell units.
 CHROMA_FIELDS = ("cb", "cr", "qt_c", "mtt_c", "direction_c")
-CHROMA_CONTEXT = CONTEXT // 2
 
 
 Planes = tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint16], npt.NDArray[np.uint16]]
@@ -163,15 +162,6 @@ def encode_anchor(
     return AnchorResult(pictures, md5, stats.total_bits, stats.cpu_time)
 
 
-def _chroma_inputs(plane: npt.NDArray[np.uint16], origins: npt.NDArray[np.int64]) -> npt.NDArray[np.uint16]:
-    """(B, 34, 34) chroma inputs: the 32x32 chroma block of each 64x64 luma block plus 2 context samples."""
-    h, w = plane.shape
-    half, ctx = BLOCK_SIZE // 2, CHROMA_CONTEXT
-    padded = np.zeros((h + ctx + half, w + ctx + half), dtype=np.uint16)
-    padded[ctx : ctx + h, ctx : ctx + w] = plane
-    return np.stack([padded[y // 2 : y // 2 + half + ctx, x // 2 : x // 2 + half + ctx] for x, y in origins])
-
-
 def samples_from_dump(
     pictures: Sequence[PicturePartition],
     planes: Sequence[Planes],
@@ -204,8 +194,8 @@ def samples_from_dump(
                 f"partition dump of picture {poc} ({names[poc]}) is incomplete or inconsistent: {err}"
             ) from err
         parts.append(samples_from_picture(y, luma_maps, qp, bit_depth, names[poc]))
-        extra["cb"].append(_chroma_inputs(cb, luma_maps.origins))
-        extra["cr"].append(_chroma_inputs(cr, luma_maps.origins))
+        extra["cb"].append(extract_chroma_blocks(cb, luma_maps.origins))
+        extra["cr"].append(extract_chroma_blocks(cr, luma_maps.origins))
         extra["qt_c"].append(chroma_maps.qt)
         extra["mtt_c"].append(chroma_maps.increments)
         extra["direction_c"].append(chroma_maps.direction)
