@@ -172,10 +172,10 @@ def test_plan_json_round_trip_and_mismatch(tmp_path: Path) -> None:
     plan = dataset.DatasetPlan(tuple(srcmod.plan_crops([src], 2 * 128 * 128, 128)), (37,), 1, ())
     assert dataset.DatasetPlan.from_json(json.loads(json.dumps(plan.to_json()))) == plan
     assert len(plan.groups) == 2
-    dataset._check_plan(tmp_path, plan)
+    dataset.check_plan(tmp_path, plan)
     other = dataset.DatasetPlan(plan.crops, (22,), 1, ())
     with pytest.raises(ConfigError, match=r"plan\.json"):
-        dataset._check_plan(tmp_path, other)
+        dataset.check_plan(tmp_path, other)
 
 
 def test_cli_rejects_bad_arguments(tmp_path: Path) -> None:

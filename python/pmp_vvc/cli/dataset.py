@@ -11,6 +11,8 @@ Example::
     pmp-dataset ../shared/data/train --name train-256 --budget-mpix 20 --jobs 2 \
         --exclude-crops ../shared/data/labels/vtm23.13-ai-256/batch011/crops.npz
     pmp-dataset /shared/photos --out /shared/labels/x --executor dask --scheduler tcp://head:8786
+    pmp-dataset --name rd-seed11 --pack labels/rd-seed11          # compact form, for committing
+    pmp-dataset --from-labels labels/rd-seed11 --name rd-seed11    # shards again, without encoding
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "sources",
-        nargs="+",
+        nargs="*",
         type=Path,
         help="image files/folders (PNG/JPEG) and/or per-sequence .cfg files of YUV sequences",
     )
@@ -74,6 +76,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out every image used by a starter-label crops.npz (e.g. held-out batches)",
     )
     p.add_argument("--max-shards", type=int, help="stop after encoding this many new shards")
+    p.add_argument(
+        "--pack",
+        type=Path,
+        metavar="DIR",
+        help="only write the compact label set (RD-cost labels, no pixels) of OUT/NAME's finished shards "
+        "into DIR, for committing",
+    )
+    p.add_argument(
+        "--from-labels",
+        type=Path,
+        metavar="DIR",
+        help="make OUT/NAME's shards from the packed label set DIR without encoding, reading the crops "
+        "again from the images under --data-root",
+    )
+    p.add_argument(
+        "--data-root",
+        type=Path,
+        default=Path("../shared/data/train"),
+        help="with --from-labels: folder the label set's image names are relative to "
+        "(default ../shared/data/train)",
+    )
     p.add_argument(
         "--stats",
         action="store_true",
@@ -116,6 +139,32 @@ def _print_stats(out: Path) -> None:
         print(f"| {qp} | {int(row['blocks'][0])} | {f(row['qt'])} | {mtt} | {dirs} |")
 
 
+def _pack_or_materialise(args: argparse.Namespace, out: Path) -> int:
+    from pmp_vvc.learning import labelset
+
+    if args.pack and args.from_labels:
+        raise ConfigError("--pack and --from-labels are two different jobs: give one")
+    if args.pack:
+        manifest = labelset.pack(out, args.pack)
+        size = sum(p.stat().st_size for p in args.pack.rglob("*") if p.is_file())
+        log.info(
+            "pmp-dataset: packed %d units (%d blocks) into %s, %.1f MB",
+            len(manifest["units"]),
+            manifest["blocks"],
+            args.pack,
+            size / 1e6,
+        )
+        return 0
+
+    def progress(done: int, total: int) -> None:
+        if done % 10 == 0 or done == total:
+            log.info("[%d/%d] shards made", done, total)
+
+    manifest = labelset.materialise(args.from_labels, out, args.data_root, progress=progress)
+    log.info("pmp-dataset: %d shards, %d blocks in %s", len(manifest["shards"]), manifest["blocks"], out)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run pmp-dataset; returns the exit code."""
     from pmp_vvc.evaluation.executors import make_executor
@@ -123,9 +172,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     setup_logging(args)
+    out = args.out or dataset.default_out_dir(args.name)
     if args.stats:
-        _print_stats(args.out or dataset.default_out_dir(args.name))
+        _print_stats(out)
         return 0
+    if args.pack or args.from_labels:
+        return _pack_or_materialise(args, out)
+    if not args.sources:
+        raise ConfigError(
+            "give the sources to encode (images, folders, sequence cfgs), or --pack/--from-labels"
+        )
     jobs = 1 if args.jobs is None else args.jobs
     if jobs < 1 or args.group < 1 or args.budget_mpix <= 0:
         raise ConfigError("--jobs and --group must be >= 1 and --budget-mpix > 0")
@@ -138,7 +194,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         found += sources.sequence_sources(cfgs, frame_step=args.frame_step)
     crops = sources.plan_crops(found, int(args.budget_mpix * 1e6), args.crop, args.seed)
     plan = dataset.DatasetPlan(tuple(crops), dataset.qps_from(args.qp), args.group, ())
-    out = args.out or dataset.default_out_dir(args.name)
     log.info(
         "pmp-dataset: %d crops of %dx%d from %d sources, %d shards x %d QPs -> %s",
         len(crops),

@@ -377,7 +377,7 @@ def cus_to_maps(cus: IntArray, width: int, height: int, chroma: bool = False) ->
 
 
 # ------------------------------------------------------------------------------------ maps back to a tree
-def _children(x: int, y: int, w: int, h: int, split: int) -> list[tuple[int, int, int, int, int]]:
+def children(x: int, y: int, w: int, h: int, split: int) -> list[tuple[int, int, int, int, int]]:
     """Children (x, y, w, h, btDepth step) of a node under ``split``."""
     if split == SPLIT_QT:
         return [(x + dx, y + dy, w // 2, h // 2, 0) for dy in (0, h // 2) for dx in (0, w // 2)]
@@ -466,7 +466,7 @@ class _Decoder:
         if split == SPLIT_NONE:
             self.cus.append([0, int(self.maps.chroma), x, y, w, h, qt_level + 1, bt, layer, series])
             return
-        for cx, cy, cw, ch, inc in _children(x, y, w, h, split):
+        for cx, cy, cw, ch, inc in children(x, y, w, h, split):
             is_qt = split == SPLIT_QT
             self.visit(
                 cx,

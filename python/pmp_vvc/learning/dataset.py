@@ -46,6 +46,7 @@ __all__ = [
     "ShardOutcome",
     "ShardUnit",
     "build_dataset",
+    "check_plan",
     "default_out_dir",
     "qps_from",
     "run_unit",
@@ -106,7 +107,8 @@ class DatasetPlan:
         return cls(crops, tuple(data["qps"]), int(data["group_size"]), tuple(data["encoder_args"]))
 
 
-def _check_plan(out_dir: Path, plan: DatasetPlan) -> None:
+def check_plan(out_dir: Path, plan: DatasetPlan) -> None:
+    """Write ``plan.json`` into a new dataset folder; ConfigError if the folder holds another plan."""
     path = out_dir / "plan.json"
     if path.is_file():
         try:
@@ -209,7 +211,7 @@ def build_dataset(
     """
     out = Path(out_dir).absolute()
     (out / "shards").mkdir(parents=True, exist_ok=True)
-    _check_plan(out, plan)
+    check_plan(out, plan)
     groups = plan.groups
     units = [
         ShardUnit(str(out), g, groups[g], qp, tuple(plan.encoder_args))

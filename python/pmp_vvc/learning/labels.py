@@ -104,33 +104,39 @@ def concat(parts: list[Samples]) -> Samples:
 
 
 def save_shard(
-    path: str | Path, samples: Samples, extra: Mapping[str, npt.NDArray[Any]] | None = None
+    path: str | Path,
+    samples: Samples,
+    extra: Mapping[str, npt.NDArray[Any]] | None = None,
+    unit: Mapping[str, npt.NDArray[Any]] | None = None,
 ) -> None:
     """Write samples to an npz shard (atomically: temporary file, then rename).
 
     ``extra`` adds further per-sample arrays (first axis N, names not clashing with the sample fields),
-    e.g. the chroma fields of :mod:`pmp_vvc.learning.dataset`; :func:`load_shard` ignores them,
-    :func:`load_extra` reads them.
+    e.g. the chroma fields of :mod:`pmp_vvc.learning.dataset`; ``unit`` adds arrays of any shape that
+    belong to the shard as a whole (its RD-cost labels, :mod:`pmp_vvc.learning.compact`).
+    :func:`load_shard` ignores both, :func:`load_extra` reads them.
     """
     path = Path(path)
-    extra = dict(extra or {})
+    extra, unit = dict(extra or {}), dict(unit or {})
     for name, arr in extra.items():
-        if name in (*_FIELDS, "version", "bit_depth") or len(arr) != len(samples):
-            raise InputError(
-                f"extra shard field {name!r}: name clashes or length {len(arr)} != {len(samples)}"
-            )
+        if len(arr) != len(samples):
+            raise InputError(f"extra shard field {name!r}: length {len(arr)} != {len(samples)}")
+    clash = set(extra) & set(unit) | (set(extra) | set(unit)) & {*_FIELDS, "version", "bit_depth"}
+    if clash:
+        raise InputError(f"extra shard fields {sorted(clash)} clash with other fields")
     arrays: dict[str, Any] = {
         "version": SHARD_VERSION,
         "bit_depth": samples.bit_depth,
         **{f: getattr(samples, f) for f in _FIELDS},
         **extra,
+        **unit,
     }
     with atomic_path(path, keep_suffix=True) as tmp:
         np.savez_compressed(tmp, **arrays)
 
 
 def load_extra(path: str | Path, names: tuple[str, ...]) -> dict[str, npt.NDArray[Any]]:
-    """Read extra per-sample arrays of a shard (see :func:`save_shard`); InputError if absent."""
+    """Read extra arrays of a shard (see :func:`save_shard`); InputError if absent."""
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = [n for n in names if n not in z.files]

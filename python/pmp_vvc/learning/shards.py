@@ -4,7 +4,8 @@
 :func:`encode_anchor` codes it with the unmodified encoder (no guide, AI cfg, ``TemporalSubsampleRatio 1``)
 and ``--PMPDumpPartition``; :func:`samples_from_dump` turns the dump into luma samples (the format of
 :func:`pmp_vvc.learning.labels.save_shard`) plus chroma fields (:data:`CHROMA_FIELDS`);
-:func:`encode_prepared` does the three and writes the shard.
+:func:`write_shard` writes them with the unit's RD-cost labels (:mod:`pmp_vvc.learning.compact`);
+:func:`encode_prepared` does it all for one unit.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy.typing as npt
 from pmp_vvc.codec.partition import PicturePartition, cus_to_maps, read_dump
 from pmp_vvc.errors import EncodeError, InputError
 from pmp_vvc.files import atomic_path
+from pmp_vvc.learning.compact import UnitLabels
 from pmp_vvc.learning.labels import Samples, concat, load_extra, samples_from_picture, save_shard
 from pmp_vvc.learning.sources import Crop
 from pmp_vvc.modelio import extract_chroma_blocks
@@ -32,12 +34,14 @@ __all__ = [
     "AnchorResult",
     "anchor_args",
     "crop_planes",
+    "crop_records",
     "encode_anchor",
     "encode_prepared",
     "load_chroma",
     "prepare_group",
     "samples_from_dump",
     "write_sequence",
+    "write_shard",
 ]
 
 #: Chroma fields stored in each shard beside the luma ones: Cb/Cr inputs (32x32 chroma block plus
@@ -202,6 +206,41 @@ def samples_from_dump(
     return concat(parts), {k: np.concatenate(v) for k, v in extra.items()}
 
 
+def crop_records(crops: Sequence[Crop]) -> list[dict[str, Any]]:
+    """Provenance of a group's crops (POC order), as a shard's json and a label set's manifest hold it."""
+    return [
+        {
+            "source": c.source.name,
+            "path": c.source.path,
+            "kind": c.source.kind,
+            "frame": c.source.frame,
+            "x": c.x,
+            "y": c.y,
+            "size": c.size,
+            "poc": i,
+        }
+        for i, c in enumerate(crops)
+    ]
+
+
+def write_shard(
+    out_npz: Path,
+    pictures: Sequence[PicturePartition],
+    unit: UnitLabels,
+    planes: Sequence[Planes],
+    crops: Sequence[Crop],
+    qp: int,
+) -> int:
+    """Write the shard of one unit: samples and chroma fields of its pictures' CUs, and its RD-cost labels.
+
+    Returns the number of samples (64x64 blocks).
+    """
+    names = [f"{c.source.name}+{c.x},{c.y}" for c in crops]
+    samples, extra = samples_from_dump(pictures, planes, names, qp, crops[0].bit_depth)
+    save_shard(out_npz, samples, extra=extra, unit=unit.arrays())
+    return len(samples)
+
+
 def encode_prepared(
     folder: Path, crops: Sequence[Crop], qp: int, out_npz: Path, encoder_args: Sequence[str] = ()
 ) -> dict[str, Any]:
@@ -209,31 +248,22 @@ def encode_prepared(
     from pmp_vvc.codec.buildinfo import build_id
 
     result = encode_anchor(folder / "crops.cfg", qp, encoder_args)
-    names = [f"{c.source.name}+{c.x},{c.y}" for c in crops]
-    samples, extra = samples_from_dump(result.pictures, _load_planes(folder), names, qp, crops[0].bit_depth)
-    save_shard(out_npz, samples, extra=extra)
+    pictures = sorted(result.pictures, key=lambda p: p.poc)
+    try:
+        unit = UnitLabels.from_pictures(pictures)
+    except InputError as err:
+        raise EncodeError(f"partition dump of {out_npz.stem} does not give RD-cost labels: {err}") from err
+    blocks = write_shard(out_npz, pictures, unit, _load_planes(folder), crops, qp)
     return {
         "shard": out_npz.name,
         "qp": qp,
-        "blocks": len(samples),
+        "blocks": blocks,
         "build_id": build_id(),
         "bitstream_md5": result.bitstream_md5,
         "bits": result.bits,
         "cpu_seconds": round(result.cpu_seconds, 3),
         "encoder_args": list(encoder_args),
-        "crops": [
-            {
-                "source": c.source.name,
-                "path": c.source.path,
-                "kind": c.source.kind,
-                "frame": c.source.frame,
-                "x": c.x,
-                "y": c.y,
-                "size": c.size,
-                "poc": i,
-            }
-            for i, c in enumerate(crops)
-        ],
+        "crops": crop_records(crops),
     }
 
 

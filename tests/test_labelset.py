@@ -1,0 +1,118 @@
+"""RD-cost labels: final trees, cost quantisation, shards with costs, packing and materialising label sets."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pmp_vvc.cli import dataset as cli
+from pmp_vvc.codec.partition import SPLIT_NONE, sort_cus
+from pmp_vvc.errors import InputError
+from pmp_vvc.learning import dataset, labelset
+from pmp_vvc.learning.compact import UNIT_FIELDS, UNTESTED, UnitLabels, dequantise_costs, quantise_costs
+from pmp_vvc.learning.finaltree import tree_from_cus, tree_from_splits
+from pmp_vvc.learning.labels import load_extra
+from test_dataset import _leaf_cus, _one_photo_two_shards
+
+
+def _random_splits(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A random tree (no QT after an MTT split): walk it once with random splits, keep the splits taken."""
+    from pmp_vvc.learning import finaltree
+
+    def split_of(chroma: int, x: int, y: int, w: int, h: int, depth: int) -> int:
+        if w > 64 or h > 64:
+            return 1
+        options = [0] + [
+            s
+            for s, ok in (
+                (1, w == h and w > 8 and 128 >> depth == w),
+                (2, h > 8),
+                (3, w > 8),
+                (4, h > 16),
+                (5, w > 16),
+            )
+            if ok
+        ]
+        return int(rng.choice(options))
+
+    return np.array([row[-1] for row in finaltree._walk(width, height, split_of)], dtype=np.uint8)
+
+
+def test_final_tree_round_trips_between_cus_and_splits() -> None:
+    rng = np.random.default_rng(1)
+    for width, height in ((128, 128), (192, 136)):  # the second crosses CTU and picture edges
+        splits = _random_splits(rng, width, height)
+        tree = tree_from_splits(splits, width, height, poc=3)
+        assert (tree.cus[:, 0] == 3).all() and (tree.nodes[:, -1] == SPLIT_NONE).sum() == len(tree.cus)
+        again = tree_from_cus(tree.cus[rng.permutation(len(tree.cus))], width, height)
+        assert np.array_equal(again.nodes, tree.nodes) and np.array_equal(again.splits, splits)
+    leaves = _leaf_cus(0, 128, 128)
+    assert np.array_equal(sort_cus(tree_from_cus(leaves, 128, 128).cus), sort_cus(leaves))
+    with pytest.raises(InputError, match="no CU"):
+        tree_from_cus(leaves[1:], 128, 128)
+    with pytest.raises(InputError, match="ends before"):
+        tree_from_splits(splits[:-1], 192, 136)
+    with pytest.raises(InputError, match="holds"):
+        tree_from_splits(np.append(splits, 0), 192, 136)
+
+
+def test_cost_quantisation_resolution() -> None:
+    rng = np.random.default_rng(0)
+    best = rng.uniform(1e2, 1e7, 1000)
+    excess = np.exp(rng.uniform(np.log(1e-5), np.log(0.7), (1000, 6)))
+    excess[:, 0] = 0.0
+    costs = best[:, None] * (1 + excess)
+    costs[rng.random((1000, 6)) < 0.3] = np.inf
+    costs[:, 0] = best
+    costs[5] = np.inf  # a node that tested nothing
+    best_log2, codes = quantise_costs(costs)
+    assert (
+        (codes[5] == UNTESTED).all()
+        and (codes[np.isinf(costs)] == UNTESTED).all()
+        and (codes[:, 0][:5] == 0).all()
+    )
+    back = dequantise_costs(best_log2, codes)
+    assert np.array_equal(np.isinf(back), np.isinf(costs))
+    ok = np.isfinite(costs)
+    assert np.allclose(back[:, 0][ok[:, 0]], best[ok[:, 0]], rtol=6e-3)  # float16 log2
+    ok[5] = False
+    got_excess = back[ok] / np.broadcast_to(back[:, :1], back.shape)[ok] - 1
+    assert np.all(np.abs((got_excess + 0.0005) / (excess[ok] + 0.0005) - 1) < 0.015)  # half a code: 2^(1/48)-1
+    huge = quantise_costs(np.array([[1.0, 5.0, np.inf, np.inf, np.inf, np.inf]]))[1]
+    assert huge[0, 1] == UNTESTED - 1  # saturates, stays "tested"
+
+
+@pytest.mark.encoder
+def test_shards_carry_costs_and_a_packed_set_materialises_the_same_shards(tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    argv = _one_photo_two_shards(tmp_path, out)
+    argv[argv.index("32")] = "37"  # one QP is enough here
+    argv.remove("37")
+    assert cli.main(argv) == 0
+    (shard,) = dataset.shard_paths(out)
+    unit = UnitLabels.from_arrays(load_extra(shard, UNIT_FIELDS), str(shard))
+    (tree,) = unit.trees([(128, 128)])
+    costs = unit.costs()
+    has = np.isfinite(costs).any(axis=1)
+    assert has.sum() >= len(tree.cus) and not has[(tree.nodes[:, 3] > 64) | (tree.nodes[:, 4] > 64)].any()
+    # the anchor codes every final-tree node with the cheapest mode it tested there
+    chosen = costs[np.arange(len(costs)), tree.nodes[:, -1]]
+    assert np.all(chosen[has] <= costs[has].min(axis=1))
+
+    packed = tmp_path / "packed"
+    manifest = labelset.pack(out, packed)
+    assert labelset.is_label_set(packed) and manifest["blocks"] == 4 and len(manifest["units"]) == 1
+    assert "path" not in json.dumps(manifest["plan"]["crops"])  # names and sha256 only, no machine paths
+    again = tmp_path / "again"
+    labelset.materialise(packed, again, data_root=tmp_path)
+    (copy,) = dataset.shard_paths(again)
+    with np.load(shard) as a, np.load(copy) as b:
+        assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files)
+    assert json.loads((again / "manifest.json").read_text())["blocks"] == 4
+    labelset.materialise(packed, again, data_root=tmp_path)  # rerun: nothing to do, same result
+    (tmp_path / "a.png").write_bytes((tmp_path / "a.png").read_bytes() + b"\0")
+    with pytest.raises(InputError, match="sha256"):
+        labelset.materialise(packed, tmp_path / "third", data_root=tmp_path)
+    with pytest.raises(InputError, match="not under"):
+        labelset.materialise(packed, tmp_path / "fourth", data_root=tmp_path / "nowhere")
