@@ -3,6 +3,10 @@
 Example::
 
     pmp-export ~/.cache/pmp-vvc/runs/rho0.5-seed0/best.pt -o models/pmp-vit-rho0.5.onnx --report report.json
+    pmp-export ~/.cache/pmp-vvc/runs/chroma-rho0.5-seed0/best.pt -o models/pmp-chroma-rho0.5.onnx
+
+The checkpoint says whether it is the luma or the chroma model (``pmp-train --target``); the chroma
+model is exported with the chroma contract of :mod:`pmp_vvc.modelio` and checked on the chroma tree.
 
 The report (JSON on stdout, or ``--report``) holds fvcore MACs per 64x64 block, parameters, the
 PyTorch-vs-onnxruntime parity on held-out starter-label blocks, onnxruntime single-thread latency per
@@ -48,13 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     import numpy as np
     import torch
 
+    from pmp_vvc.cli.train import sample_kind
     from pmp_vvc.errors import ConfigError
-    from pmp_vvc.learning.evaluate import all_accuracies
-    from pmp_vvc.learning.export import export_onnx, latency, parity
+    from pmp_vvc.learning.evaluate import accuracy_table
+    from pmp_vvc.learning.export import export_onnx, latency, open_export, parity, run_export
     from pmp_vvc.learning.flops import count_macs
     from pmp_vvc.learning.model import count_parameters
-    from pmp_vvc.learning.train import load_checkpoint, load_model
-    from pmp_vvc.modelio import open_session, run_session
+    from pmp_vvc.learning.train import checkpoint_target, load_checkpoint, load_model
 
     torch.set_num_threads(1)
     try:
@@ -64,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = load_model(args.checkpoint, rho=args.rho)
     rho = model.stage_list()[0].rho if model.cfg.rho < 1.0 else 1.0
     payload = load_checkpoint(args.checkpoint)
+    target = checkpoint_target(payload)
     macs, by_op = count_macs(model)
     meta = {
         "rho": rho,
@@ -72,10 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train_info": json.dumps(payload.get("info", {})),
     }
     export_onnx(model, args.output, opset=args.opset, metadata=meta)
-    sess = open_session(args.output, threads=1)
+    sess = open_export(args.output, target)
     blocks = math.ceil(width / 64) * math.ceil(height / 64)
     report: dict[str, Any] = {
         "onnx": str(args.output),
+        "target": target,
         "bytes": args.output.stat().st_size,
         "rho": rho,
         "opset": args.opset,
@@ -86,31 +92,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"latency_ms_{width}x{height}_batch{blocks}": 1e3 * latency(sess, blocks, args.repeats),
     }
     if args.labels:
-        from pmp_vvc.learning.labels import starter_samples
         from pmp_vvc.learning.train import split_by_batch
 
-        _, val = split_by_batch(starter_samples(args.labels), tuple(args.val_batches.split(",")))
-        luma, qp = val.normalised_luma(), val.qp.astype(np.float32)
-        report["parity"] = parity(model, sess, luma[:256], qp[:256])
+        kind = sample_kind(target)
+        _, val = split_by_batch(kind.starter(args.labels), tuple(args.val_batches.split(",")))
+        inputs = val.model_inputs(np.arange(len(val)))
+        report["parity"] = parity(model, sess, *(a[:256] for a in inputs))
         pred: dict[str, list[Any]] = {"qt": [], "mtt": [], "direction": []}
         for start in range(0, len(val), 256):
-            outs = run_session(sess, luma[start : start + 256], qp[start : start + 256])
-            for name in pred:
-                pred[name].append(outs[name].argmax(axis=1).astype(np.int8))
+            outs = run_export(sess, *(a[start : start + 256] for a in inputs))
+            for name, logits in zip(pred, outs.values(), strict=True):
+                pred[name].append(logits.argmax(axis=1).astype(np.int8))
         guess = {k: np.concatenate(v) for k, v in pred.items()}
+        table = accuracy_table(guess, val.maps(), val.qp, val.chroma)
         report["val_blocks"] = len(val)
-        report["accuracy"] = all_accuracies(guess, {"qt": val.qt, "mtt": val.mtt, "direction": val.direction})
-        report["accuracy_per_qp"] = {
-            int(q): all_accuracies(
-                {k: v[val.qp == q] for k, v in guess.items()},
-                {
-                    "qt": val.qt[val.qp == q],
-                    "mtt": val.mtt[val.qp == q],
-                    "direction": val.direction[val.qp == q],
-                },
-            )
-            for q in np.unique(val.qp)
-        }
+        report["accuracy"] = table.pop("all")
+        report["accuracy_per_qp"] = {int(k.removeprefix("qp")): v for k, v in table.items()}
     text = json.dumps(report, indent=2)
     if args.report:
         write_text_atomic(args.report, text + "\n")

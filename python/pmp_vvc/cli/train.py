@@ -4,10 +4,13 @@ Example::
 
     pmp-train --rho 0.5 --epochs 40          # run dir: ~/.cache/pmp-vvc/runs/rho0.5-seed0
     pmp-train --rho 0.5 --epochs 40          # again: resumes from its last.pt
+    pmp-train --target chroma --dataset DIR  # the chroma model (run dir: .../runs/chroma-rho0.5-seed0)
 
 Samples come from the starter labels (``--labels``), sample shards (``--shard``) and pmp-dataset folders
 (``--dataset``); the starter batches named by ``--val-batches`` are held out, and are the validation set
-unless ``--val-dataset`` names a pmp-dataset folder (e.g. BSDS500-val labels).
+unless ``--val-dataset`` names a pmp-dataset folder (e.g. BSDS500-val labels). ``--target chroma`` trains
+the chroma tree's model on the same sources (their Cb/Cr inputs and chroma-tree maps); ``--evaluate``
+takes the target from the checkpoints.
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ import argparse
 import json
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pmp_vvc.cli.common import parent_parser, run_cli, setup_logging
 from pmp_vvc.files import write_json_atomic
 
 if TYPE_CHECKING:
-    from pmp_vvc.learning.labels import Samples
+    from pmp_vvc.learning.train import MapSamples
 
 DEFAULT_LABELS = "../shared/data/labels/vtm23.13-ai-256"
 DEFAULT_VAL = "batch011,batch012"
@@ -45,7 +49,22 @@ def build_parser() -> argparse.ArgumentParser:
         "epoch (a label job may still be adding to it); repeatable",
     )
     p.add_argument("--val-batches", default=DEFAULT_VAL, help="comma-separated starter batches held out")
-    p.add_argument("--run-dir", type=Path, help="run folder (default: <cache>/runs/rho<rho>-seed<seed>)")
+    p.add_argument(
+        "--target",
+        choices=("luma", "chroma"),
+        default="luma",
+        help="which tree's model to train: luma (default) or chroma (the chroma tree of the dual tree)",
+    )
+    p.add_argument(
+        "--no-luma-input",
+        action="store_true",
+        help="with --target chroma: the model sees Cb and Cr only, not the co-located luma",
+    )
+    p.add_argument(
+        "--run-dir",
+        type=Path,
+        help="run folder (default: <cache>/runs/rho<rho>-seed<seed>, chroma-rho<rho>-seed<seed> for chroma)",
+    )
     p.add_argument("--rho", type=float, default=0.5, help="token keep ratio (1.0: dense twin)")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
@@ -78,6 +97,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@dataclass(frozen=True)
+class SampleKind:
+    """How one target's samples are read: from the starter labels, from a shard, and joined."""
+
+    starter: Callable[[str], Any]
+    shard: Callable[[Path], Any]
+    concat: Callable[[list[Any]], Any]
+
+
+def sample_kind(target: str) -> SampleKind:
+    """Return the sample readers of ``target`` (``luma`` or ``chroma``)."""
+    if target == "chroma":
+        from pmp_vvc.learning.chroma import chroma_shard, concat_chroma, starter_chroma_samples
+
+        return SampleKind(starter_chroma_samples, chroma_shard, concat_chroma)
+    from pmp_vvc.learning.labels import concat, load_shard, starter_samples
+
+    return SampleKind(starter_samples, load_shard, concat)
+
+
 class GrowingSet:
     """Training samples of each epoch: fixed samples plus the finished shards of pmp-dataset folders.
 
@@ -85,14 +124,16 @@ class GrowingSet:
     sees the same samples for that epoch even if more shards have appeared since.
     """
 
-    def __init__(self, base: Samples, folders: Sequence[Path], record: Path) -> None:
+    def __init__(
+        self, base: MapSamples, folders: Sequence[Path], record: Path, kind: SampleKind | None = None
+    ) -> None:
         self.base, self.folders, self.record = base, list(folders), record
-        self.cache: dict[str, Samples] = {}
+        self.kind = kind or sample_kind("luma")
+        self.cache: dict[str, MapSamples] = {}
 
-    def __call__(self, epoch: int) -> Samples:
+    def __call__(self, epoch: int) -> MapSamples:
         """Return the samples of ``epoch``."""
         from pmp_vvc.learning.dataset import shard_paths
-        from pmp_vvc.learning.labels import concat, load_shard
 
         used: dict[str, list[str]] = json.loads(self.record.read_text()) if self.record.is_file() else {}
         if str(epoch) not in used:
@@ -100,8 +141,9 @@ class GrowingSet:
             write_json_atomic(self.record, used, indent=None)
         for path in used[str(epoch)]:
             if path not in self.cache:
-                self.cache[path] = load_shard(path)
-        return concat([self.base, *(self.cache[p] for p in used[str(epoch)])])
+                self.cache[path] = self.kind.shard(Path(path))
+        result: MapSamples = self.kind.concat([self.base, *(self.cache[p] for p in used[str(epoch)])])
+        return result
 
 
 _COLS = (
@@ -120,21 +162,22 @@ _COLS = (
 )
 
 
-def dataset_samples(folder: Path) -> Samples:
-    """Every finished shard of a pmp-dataset folder as one sample set."""
+def dataset_samples(folder: Path, kind: SampleKind | None = None) -> MapSamples:
+    """Every finished shard of a pmp-dataset folder as one sample set (luma samples unless ``kind``)."""
     from pmp_vvc.errors import InputError
     from pmp_vvc.learning.dataset import shard_paths
-    from pmp_vvc.learning.labels import concat, load_shard
 
+    kind = kind or sample_kind("luma")
     paths = shard_paths(folder)
     if not paths:
         raise InputError(f"{folder}: no finished pmp-dataset shard")
-    return concat([load_shard(p) for p in paths])
+    result: MapSamples = kind.concat([kind.shard(p) for p in paths])
+    return result
 
 
 def train_and_validation(
-    samples: Samples, val_batches: Sequence[str], val_dataset: Path | None
-) -> tuple[Samples, Samples]:
+    samples: MapSamples, val_batches: Sequence[str], val_dataset: Path | None, kind: SampleKind | None = None
+) -> tuple[MapSamples, MapSamples]:
     """Split starter samples into training samples and the validation set.
 
     The batches ``val_batches`` are held out of training; they are the validation set unless
@@ -143,27 +186,37 @@ def train_and_validation(
     from pmp_vvc.learning.train import split_by_batch
 
     train_set, held_out = split_by_batch(samples, tuple(val_batches))
-    return train_set, (dataset_samples(val_dataset) if val_dataset is not None else held_out)
+    return train_set, (dataset_samples(val_dataset, kind) if val_dataset is not None else held_out)
+
+
+def checkpoints_target(paths: Sequence[Path]) -> str:
+    """Return the one target (luma or chroma) of the checkpoints; ConfigError if they mix both."""
+    from pmp_vvc.errors import ConfigError
+    from pmp_vvc.learning.train import checkpoint_target, load_checkpoint
+
+    targets = {checkpoint_target(load_checkpoint(p)) for p in paths}
+    if len(targets) != 1:
+        raise ConfigError(f"checkpoints of luma and chroma models cannot share a table: {sorted(targets)}")
+    return targets.pop()
 
 
 def evaluate_checkpoints(
-    paths: Sequence[Path], train_set: Samples, val_set: Samples, rho: float | None
+    paths: Sequence[Path], train_set: MapSamples, val_set: MapSamples, rho: float | None
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Accuracy tables of checkpoints (named by their run folder) and of the per-QP constant baseline."""
     from pmp_vvc.learning.evaluate import accuracy_table, constant_baseline
     from pmp_vvc.learning.train import load_model, predict
 
-    true = {"qt": val_set.qt, "mtt": val_set.mtt, "direction": val_set.direction}
+    true = val_set.maps()
     tables = {}
     for path in paths:
         name = path.parent.name if len(paths) > 1 else "model"
         if name in tables:
             name = str(path)
-        tables[name] = accuracy_table(predict(load_model(path, rho=rho), val_set), true, val_set.qp)
-    base = constant_baseline(
-        train_set.qp, {"qt": train_set.qt, "mtt": train_set.mtt, "direction": train_set.direction}, val_set.qp
-    )
-    tables["constant_per_qp"] = accuracy_table(base, true, val_set.qp)
+        pred = predict(load_model(path, rho=rho), val_set)
+        tables[name] = accuracy_table(pred, true, val_set.qp, val_set.chroma)
+    base = constant_baseline(train_set.qp, train_set.maps(), val_set.qp)
+    tables["constant_per_qp"] = accuracy_table(base, true, val_set.qp, val_set.chroma)
     return tables
 
 
@@ -182,23 +235,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from pmp_vvc.errors import ConfigError
-    from pmp_vvc.learning.labels import cache_dir, concat, load_shard, starter_samples
+    from pmp_vvc.learning.labels import cache_dir
+    from pmp_vvc.learning.model import ChromaConfig, ModelConfig
     from pmp_vvc.learning.train import TrainConfig, train
 
     if not 0.0 < args.rho <= 1.0:
         raise ConfigError(f"--rho must be in (0, 1], got {args.rho}")
     torch.set_num_threads(args.threads)
     val_batches = [b for b in args.val_batches.split(",") if b]
+    if args.no_luma_input and args.target != "chroma":
+        raise ConfigError("--no-luma-input needs --target chroma")
     if args.evaluate is not None:
+        kind = sample_kind(checkpoints_target(args.evaluate))
         train_part, val_part = train_and_validation(
-            starter_samples(args.labels), val_batches, args.val_dataset
+            kind.starter(args.labels), val_batches, args.val_dataset, kind
         )
         tables = evaluate_checkpoints(args.evaluate, train_part, val_part, args.eval_rho)
         _print_table(tables)
         if args.report:
             write_json_atomic(args.report, tables)
         return 0
-    run_dir = args.run_dir or cache_dir() / "runs" / f"rho{args.rho}-seed{args.seed}"
+    prefix = "chroma-" if args.target == "chroma" else ""
+    run_dir = args.run_dir or cache_dir() / "runs" / f"{prefix}rho{args.rho}-seed{args.seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(run_dir / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -206,12 +264,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        train_set, val_set = train_and_validation(starter_samples(args.labels), val_batches, args.val_dataset)
+        kind = sample_kind(args.target)
+        train_set, val_set = train_and_validation(
+            kind.starter(args.labels), val_batches, args.val_dataset, kind
+        )
         if args.shard:
-            train_set = concat([train_set, *(load_shard(s) for s in args.shard)])
-        data: Samples | Callable[[int], Samples] = train_set
+            train_set = kind.concat([train_set, *(kind.shard(Path(s)) for s in args.shard)])
+        data: MapSamples | Callable[[int], MapSamples] = train_set
         if args.dataset:
-            data = GrowingSet(train_set, args.dataset, run_dir / "epoch_shards.json")
+            data = GrowingSet(train_set, args.dataset, run_dir / "epoch_shards.json", kind)
+        model_cfg = (
+            ChromaConfig(rho=args.rho, luma_input=not args.no_luma_input)
+            if args.target == "chroma"
+            else ModelConfig(rho=args.rho)
+        )
         cfg = TrainConfig(
             rho=args.rho,
             epochs=args.epochs,
@@ -223,6 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ema=args.ema,
         )
         info = {
+            "target": args.target,
             "labels": str(args.labels),
             "shards": args.shard,
             "datasets": [str(d) for d in args.dataset],
@@ -232,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "val_samples": len(val_set),
         }
         logger.info("run %s: %d train / %d val samples, %s", run_dir, len(train_set), len(val_set), cfg)
-        metrics = train(cfg, data, val_set, run_dir, info=info)
+        metrics = train(cfg, data, val_set, run_dir, model_cfg=model_cfg, info=info)
         logger.info("done: %s", json.dumps(metrics))
     finally:
         logger.removeHandler(handler)

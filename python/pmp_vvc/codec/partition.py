@@ -430,15 +430,30 @@ class _Decoder:
         if cls == 0:
             return SPLIT_NONE
         horizontal = cls == 1
-        side = h if horizontal else w
         qw, qh = (w, h // 4) if horizontal else (w // 4, h)
         quarter = self._region(self.inc[layer], MTT_CELL, x, y, qw, qh)
         q = quarter[quarter >= 0]
-        if q.size and np.count_nonzero(q >= 2) * 2 > q.size and side >= 16:
+        root = w == h == BLOCK_SIZE
+        if (
+            q.size
+            and np.count_nonzero(q >= 2) * 2 > q.size
+            and self._legal(qw, qh)
+            and not (self.maps.chroma and root)
+        ):
             return SPLIT_TT_H if horizontal else SPLIT_TT_V
-        if side >= 8:
+        if self._legal(*((w, h // 2) if horizontal else (w // 2, h))):
             return SPLIT_BT_H if horizontal else SPLIT_BT_V
         return SPLIT_NONE
+
+    def _legal(self, w: int, h: int) -> bool:
+        """Whether a split's smallest child (w x h luma samples) is allowed in this tree.
+
+        Luma: sides of at least 4. Chroma (4:2:0): at least 4 chroma samples wide and 16 in area, i.e. 8 luma
+        samples wide and 64 in area (VTM's chroma minimum sizes in the dual tree).
+        """
+        if self.maps.chroma:
+            return w >= 8 and h >= 4 and w * h >= 64
+        return w >= 4 and h >= 4
 
     def _edge_split(self, x: int, y: int, w: int, h: int, layer: int) -> int:
         """VTM's implicit split of a node that crosses the picture's right and/or bottom edge."""
@@ -497,9 +512,10 @@ def maps_to_splits(maps: PartitionMaps, block: int) -> list[SplitNode]:
     cells exceed its QT level; otherwise at MTT layer m (< 3) the most frequent direction class over its
     valid cells (ties: none, then horizontal) splits it when it is not "none" (true maps are uniform over
     a node, so this only matters for predicted, noisy maps),
-    TT when most cells of its first quarter have increment 2 (and the side is >= 16), BT
-    otherwise (side >= 8). A node crossing the picture edge that the maps leave unsplit gets VTM's implicit
-    split; nodes wholly outside the picture are skipped.
+    TT when most cells of its first quarter have increment 2, BT otherwise, where the tree allows the
+    children (luma: sides >= 4; chroma: >= 8 luma samples wide, >= 64 in area, no TT at the 64x64
+    root). A node crossing the picture edge that the maps leave unsplit gets VTM's implicit split; nodes
+    wholly outside the picture are skipped.
     """
     return _decode(maps, block).nodes
 

@@ -1,6 +1,8 @@
 """Accuracy of predicted partition maps: per map, and of the decisions the encoder takes from them.
 
-Works on numpy class maps (argmax of the model logits), so it serves PyTorch and onnxruntime alike.
+Works on numpy class maps (argmax of the model logits), so it serves PyTorch and onnxruntime alike, and
+on either tree: with ``chroma`` set, the maps are the chroma tree's and a node's decisions follow the
+chroma tree's legality (:func:`pmp_vvc.codec.partition.split_decisions`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from pmp_vvc.codec.partition import BLOCK_SIZE, SPLIT_NONE, PartitionMaps, split
 I8 = npt.NDArray[np.int8]
 
 
-def block_maps(qt: I8, mtt_inc: I8, direction: I8) -> PartitionMaps:
-    """PartitionMaps for independent 64x64 blocks from class maps (increments summed into depths)."""
+def block_maps(qt: I8, mtt_inc: I8, direction: I8, chroma: bool = False) -> PartitionMaps:
+    """PartitionMaps for independent 64x64 blocks (of the ``chroma`` tree) from class maps."""
     depth = np.where(mtt_inc < 0, -1, np.cumsum(np.maximum(mtt_inc, 0), axis=1)).astype(np.int8)
     n = len(qt)
     return PartitionMaps(
@@ -26,7 +28,7 @@ def block_maps(qt: I8, mtt_inc: I8, direction: I8) -> PartitionMaps:
         origins=np.zeros((n, 2), dtype=np.int64),
         width=BLOCK_SIZE,
         height=BLOCK_SIZE,
-        chroma=False,
+        chroma=chroma,
         truncated=np.zeros(n, dtype=bool),
     )
 
@@ -46,15 +48,15 @@ def map_accuracies(pred: dict[str, I8], true: dict[str, I8]) -> dict[str, float]
 
 
 def decision_accuracies(
-    pred: dict[str, I8], true: dict[str, I8], unanimous: bool = False
+    pred: dict[str, I8], true: dict[str, I8], unanimous: bool = False, chroma: bool = False
 ) -> dict[str, float]:
     """Score the encoder decisions at every node of the true trees: split or not, and the split type.
 
     ``split``: the predicted maps split a node iff the true tree does; ``split_type``: same split exactly;
     ``split_recall`` / ``nosplit_recall``: over true split / true leaf nodes; ``nodes``: nodes counted.
     """
-    truth = block_maps(true["qt"], true["mtt"], true["direction"])
-    guess = block_maps(pred["qt"], pred["mtt"], pred["direction"])
+    truth = block_maps(true["qt"], true["mtt"], true["direction"], chroma)
+    guess = block_maps(pred["qt"], pred["mtt"], pred["direction"], chroma)
     hits: Counter[str] = Counter()
     totals: Counter[str] = Counter()
     for b in range(len(true["qt"])):
@@ -75,9 +77,9 @@ def decision_accuracies(
     return out
 
 
-def all_accuracies(pred: dict[str, I8], true: dict[str, I8]) -> dict[str, float]:
-    """Map and decision accuracies together."""
-    return {**map_accuracies(pred, true), **decision_accuracies(pred, true)}
+def all_accuracies(pred: dict[str, I8], true: dict[str, I8], chroma: bool = False) -> dict[str, float]:
+    """Map and decision accuracies together (of the chroma tree's maps if ``chroma``)."""
+    return {**map_accuracies(pred, true), **decision_accuracies(pred, true, chroma=chroma)}
 
 
 def constant_baseline(
@@ -110,13 +112,13 @@ def constant_baseline(
 
 
 def accuracy_table(
-    pred: dict[str, I8], true: dict[str, I8], qp: npt.NDArray[np.integer]
+    pred: dict[str, I8], true: dict[str, I8], qp: npt.NDArray[np.integer], chroma: bool = False
 ) -> dict[str, dict[str, float]]:
     """All accuracies over every block (key ``"all"``) and per QP (keys ``"qp22"``, ...)."""
-    out = {"all": all_accuracies(pred, true)}
+    out = {"all": all_accuracies(pred, true, chroma)}
     for q in np.unique(qp).tolist():
         sel = qp == q
         out[f"qp{q}"] = all_accuracies(
-            {k: v[sel] for k, v in pred.items()}, {k: v[sel] for k, v in true.items()}
+            {k: v[sel] for k, v in pred.items()}, {k: v[sel] for k, v in true.items()}, chroma
         )
     return out

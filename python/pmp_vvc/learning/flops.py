@@ -1,14 +1,14 @@
-"""Multiply-accumulate count per 64x64 luma block with fvcore (one fvcore "flop" = one MAC)."""
+"""Multiply-accumulate count per 64x64 luma block (luma or chroma model) with fvcore ("flop" = MAC)."""
 
 from __future__ import annotations
 
 import logging
 import warnings
 
-from pmp_vvc.learning.model import PartitionNet
+from pmp_vvc.learning.model import MapNet
 
 
-def count_macs(model: PartitionNet) -> tuple[int, dict[str, int]]:
+def count_macs(model: MapNet) -> tuple[int, dict[str, int]]:
     """Count MACs of one eval-mode forward on one block (total, per operator); TopK/softmax not counted."""
     import torch
 
@@ -16,7 +16,7 @@ def count_macs(model: PartitionNet) -> tuple[int, dict[str, int]]:
         warnings.simplefilter("ignore")  # fvcore's import calls the deprecated torch.jit.script
         from fvcore.nn import FlopCountAnalysis
     model = model.eval()
-    inputs = (torch.zeros(1, 1, 68, 68), torch.tensor([32.0]))
+    inputs = tuple(torch.zeros_like(t) for t in model.example_inputs(1))
     fvlog = logging.getLogger("fvcore")
     level = fvlog.level
     fvlog.setLevel(logging.ERROR)

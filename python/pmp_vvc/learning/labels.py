@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +47,7 @@ class Samples:
     mtt: npt.NDArray[np.int8]  # (N, 3, 16, 16) btDepth increment per layer in {0, 1, 2}, -1 outside
     direction: npt.NDArray[np.int8]  # (N, 3, 16, 16) 0 none, 1 horizontal, 2 vertical, -1 outside
     source: npt.NDArray[np.str_]  # (N,) provenance, e.g. "batch000/poc3@64,128 qp22"
+    chroma: ClassVar[bool] = False  # the targets are the luma tree's
 
     def __len__(self) -> int:
         return int(self.luma.shape[0])
@@ -66,6 +67,16 @@ class Samples:
     def normalised_luma(self, index: npt.NDArray[np.int64] | slice = slice(None)) -> npt.NDArray[np.float32]:
         """Model input (n, 1, 68, 68) float32 in [0, 1] (divided by 2**bit_depth - 1)."""
         return normalise(self.luma[index], self.bit_depth)[:, None]
+
+    def model_inputs(
+        self, index: npt.NDArray[np.int64] | slice = slice(None)
+    ) -> tuple[npt.NDArray[Any], ...]:
+        """Return the luma model's inputs (luma, qp as float32) in the order of ``modelio.INPUTS``."""
+        return self.normalised_luma(index), self.qp[index].astype(np.float32)
+
+    def maps(self, index: npt.NDArray[np.int64] | slice = slice(None)) -> dict[str, npt.NDArray[np.int8]]:
+        """Return the target maps (``qt``, ``mtt``, ``direction``) of the luma tree."""
+        return {"qt": self.qt[index], "mtt": self.mtt[index], "direction": self.direction[index]}
 
 
 def normalise(luma: npt.NDArray[np.integer], bit_depth: int) -> npt.NDArray[np.float32]:

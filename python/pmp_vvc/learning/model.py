@@ -10,17 +10,26 @@ so the left/top tokens see the context), three stages at 16x16, 8x8 and 4x4 toke
 and grid (dilated) window attention, QP as FiLM modulation at every stage, and a small convolutional
 decoder. In the sparse stages a token scorer (design §4) picks the top floor(N·rho) tokens for the full
 FFN; the others take a cheap linear path; attention sees every token and nothing leaves the grid.
-Training uses hard Gumbel-softmax masks and a ratio loss (:meth:`PartitionNet.ratio_loss`).
+Training uses hard Gumbel-softmax masks and a ratio loss (:meth:`MapNet.ratio_loss`).
+
+:class:`ChromaNet` is the chroma tree's model on the same trunk (:class:`MapNet`): inputs ``cb``, ``cr``
+(B,1,34,34) (the 32x32 chroma block of 4:2:0 with 2 samples of context) and, unless
+``ChromaConfig.luma_input`` is off, the luma input average-pooled to the chroma grid; a 6x6/stride-2 stem
+gives the same 16x16 token grid (one token per 2x2 chroma samples = 4x4 luma cell), so the outputs are
+the chroma tree's maps in the luma model's layouts and luma cell units.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from pmp_vvc.modelio import CHROMA_INPUTS, CHROMA_OUTPUTS, CHROMA_SAMPLE_SIZE, INPUTS, OUTPUTS, SAMPLE_SIZE
 
 QP_CENTER, QP_SCALE = 29.5, 7.5
 
@@ -43,10 +52,19 @@ class ModelConfig:
         """Plain-dict form for checkpoints and model cards."""
         return asdict(self)
 
-    @staticmethod
-    def from_dict(d: dict[str, object]) -> ModelConfig:
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> ModelConfig:
         """Inverse of :meth:`to_dict` (lists become tuples)."""
-        return ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})  # type: ignore[arg-type]
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ChromaConfig(ModelConfig):
+    """Hyper-parameters of :class:`ChromaNet`: a smaller trunk, and whether it sees the co-located luma."""
+
+    dims: tuple[int, int, int] = (16, 32, 48)
+    heads: tuple[int, int, int] = (1, 2, 2)
+    luma_input: bool = True
 
 
 def _windows(x: Tensor, w: int, grid: bool) -> Tensor:
@@ -181,15 +199,23 @@ class Stage(nn.Module):
         return x
 
 
-class PartitionNet(nn.Module):
-    """QP-conditioned sparse window transformer predicting partition-map logits for 64x64 luma blocks."""
+class MapNet(nn.Module):
+    """The trunk both models share: a stem (given by the subclass), three QP-FiLM stages, the map decoder.
 
-    def __init__(self, cfg: ModelConfig | None = None) -> None:
+    Subclasses set :attr:`TARGET` and the ONNX names of their inputs and outputs, and turn their inputs
+    into the stem's padded image in ``forward``.
+    """
+
+    TARGET: ClassVar[str]
+    INPUT_NAMES: ClassVar[tuple[str, ...]]
+    OUTPUT_NAMES: ClassVar[tuple[str, ...]]
+
+    def __init__(self, cfg: ModelConfig, stem: nn.Conv2d) -> None:
         super().__init__()
-        self.cfg = cfg = cfg or ModelConfig()
+        self.cfg = cfg
         d1, d2, d3 = cfg.dims
         self.qp_mlp = nn.Sequential(nn.Linear(1, cfg.qp_dim), nn.GELU(), nn.Linear(cfg.qp_dim, cfg.qp_dim))
-        self.stem = nn.Conv2d(1, d1, kernel_size=12, stride=4)
+        self.stem = stem
         self.stem_norm = nn.LayerNorm(d1)
         self.pos = nn.Parameter(torch.zeros(1, 16, 16, d1))
         nn.init.trunc_normal_(self.pos, std=0.02)
@@ -209,11 +235,11 @@ class PartitionNet(nn.Module):
         self.qt_head = nn.Conv2d(d2, 4, 1)
         self.mtt_head, self.dir_head = nn.Conv2d(d1, 9, 1), nn.Conv2d(d1, 9, 1)
 
-    def forward(self, luma: Tensor, qp: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Return logits (qt, mtt, direction) for luma (B,1,68,68) and qp (B,) or (B,1)."""
-        b = luma.shape[0]
-        emb = self.qp_mlp((qp.reshape(b, 1).to(luma.dtype) - QP_CENTER) / QP_SCALE)
-        x = self.stem(F.pad(luma, (0, 4, 0, 4))).permute(0, 2, 3, 1)
+    def maps(self, image: Tensor, qp: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Logits (qt, mtt, direction) from the stem's input ``image`` (giving 16x16 tokens) and ``qp``."""
+        b = image.shape[0]
+        emb = self.qp_mlp((qp.reshape(b, 1).to(image.dtype) - QP_CENTER) / QP_SCALE)
+        x = self.stem(image).permute(0, 2, 3, 1)
         x = self.stem_norm(x) + self.pos
         feats = []
         for stage in self.stages:
@@ -230,6 +256,15 @@ class PartitionNet(nn.Module):
         direction = self.dir_head(g1).reshape(b, 3, 3, 16, 16)
         return self.qt_head(g2), mtt, direction
 
+    def example_inputs(self, batch: int) -> tuple[Tensor, ...]:
+        """Random inputs of ``batch`` blocks in the order of :attr:`INPUT_NAMES` (QPs 22..37)."""
+        qp = torch.linspace(22.0, 37.0, batch).round()
+        shapes = [(batch, 1, SAMPLE_SIZE, SAMPLE_SIZE)] + [
+            (batch, 1, CHROMA_SAMPLE_SIZE, CHROMA_SAMPLE_SIZE)
+        ] * (len(self.INPUT_NAMES) - 2)
+        planes = [torch.rand(*shape) for shape in shapes]
+        return (planes[0], qp, *planes[1:])
+
     def ratio_loss(self) -> Tensor:
         """(mean keep rate - rho)^2 over the sparse stages of the last training forward (0 if dense)."""
         rates = [s.keep_rate for s in self.stage_list() if s.keep_rate is not None]
@@ -244,6 +279,49 @@ class PartitionNet(nn.Module):
     def full_path_tokens(self) -> list[int | None]:
         """Tokens per block that took the full FFN in each stage at the last eval forward (None: dense)."""
         return [s.full_tokens for s in self.stage_list()]
+
+
+class PartitionNet(MapNet):
+    """QP-conditioned sparse window transformer predicting partition-map logits for 64x64 luma blocks."""
+
+    TARGET = "luma"
+    INPUT_NAMES = tuple(INPUTS)
+    OUTPUT_NAMES = tuple(OUTPUTS)
+
+    def __init__(self, cfg: ModelConfig | None = None) -> None:
+        cfg = cfg or ModelConfig()
+        super().__init__(cfg, nn.Conv2d(1, cfg.dims[0], kernel_size=12, stride=4))
+
+    def forward(self, luma: Tensor, qp: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Return logits (qt, mtt, direction) for luma (B,1,68,68) and qp (B,) or (B,1)."""
+        return self.maps(F.pad(luma, (0, 4, 0, 4)), qp)
+
+
+class ChromaNet(MapNet):
+    """The chroma tree's maps of a 64x64 luma area from its Cb, Cr (and co-located luma) samples."""
+
+    TARGET = "chroma"
+    INPUT_NAMES = tuple(CHROMA_INPUTS)
+    OUTPUT_NAMES = tuple(CHROMA_OUTPUTS)
+
+    def __init__(self, cfg: ChromaConfig | None = None) -> None:
+        cfg = cfg or ChromaConfig()
+        super().__init__(cfg, nn.Conv2d(2 + cfg.luma_input, cfg.dims[0], kernel_size=6, stride=2))
+        self.luma_input = cfg.luma_input
+
+    def forward(self, luma: Tensor, qp: Tensor, cb: Tensor, cr: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Return logits (qt_c, mtt_c, direction_c) for luma (B,1,68,68), qp (B,), cb and cr (B,1,34,34)."""
+        planes = [cb, cr, F.avg_pool2d(luma, 2)] if self.luma_input else [cb, cr]
+        return self.maps(F.pad(torch.cat(planes, dim=1), (0, 2, 0, 2)), qp)
+
+
+#: The configuration type of each training target's network.
+TARGET_CONFIGS: dict[str, type[ModelConfig]] = {"luma": ModelConfig, "chroma": ChromaConfig}
+
+
+def build_model(cfg: ModelConfig) -> MapNet:
+    """Build the network a configuration describes: :class:`ChromaNet` for a :class:`ChromaConfig`."""
+    return ChromaNet(cfg) if isinstance(cfg, ChromaConfig) else PartitionNet(cfg)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,4 +1,8 @@
-"""Resumable, deterministic CPU training of :class:`~pmp_vvc.learning.model.PartitionNet` on label samples.
+"""Resumable, deterministic CPU training of the partition-map networks on label samples.
+
+One loop trains either target: the luma model (:class:`~pmp_vvc.learning.model.PartitionNet` on
+:class:`~pmp_vvc.learning.labels.Samples`) or the chroma model (:class:`~pmp_vvc.learning.model.ChromaNet`
+on :class:`~pmp_vvc.learning.chroma.ChromaSamples`); the model configuration's type picks the network.
 
 A run lives in one directory: ``last.pt`` (written atomically every few minutes and at each epoch end),
 ``best.pt`` (lowest validation loss), ``metrics.jsonl`` (one line per epoch) and the CLI's ``train.log``.
@@ -16,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,8 +30,7 @@ import torch.nn.functional as F
 from pmp_vvc.errors import ConfigError, ModelError
 from pmp_vvc.files import atomic_path
 from pmp_vvc.learning.evaluate import all_accuracies
-from pmp_vvc.learning.labels import Samples
-from pmp_vvc.learning.model import ModelConfig, PartitionNet
+from pmp_vvc.learning.model import TARGET_CONFIGS, ChromaConfig, MapNet, ModelConfig, build_model
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "pmp-vvc-partitionnet-1"
@@ -51,22 +54,51 @@ class TrainConfig:
     clip: float = 1.0
 
 
-def split_by_batch(samples: Samples, val_batches: tuple[str, ...]) -> tuple[Samples, Samples]:
+class MapSamples(Protocol):
+    """What training needs of a sample set (luma :class:`Samples` and :class:`ChromaSamples` alike)."""
+
+    @property
+    def chroma(self) -> bool:
+        """Whether the targets are the chroma tree's."""
+
+    @property
+    def qp(self) -> npt.NDArray[np.int16]:
+        """Slice QP per sample."""
+
+    @property
+    def source(self) -> npt.NDArray[np.str_]:
+        """Provenance per sample (``batchNNN/...`` for the starter labels)."""
+
+    def __len__(self) -> int: ...
+
+    def subset(self, index: npt.NDArray[np.int64]) -> MapSamples:
+        """Return the samples at ``index``."""
+
+    def model_inputs(self, index: npt.NDArray[np.int64]) -> tuple[npt.NDArray[Any], ...]:
+        """Model inputs (float32) in the ONNX input order."""
+
+    def maps(self, index: npt.NDArray[np.int64] | slice = ...) -> dict[str, npt.NDArray[np.int8]]:
+        """Target class maps ``qt``, ``mtt``, ``direction``."""
+
+
+S = TypeVar("S", bound=MapSamples)
+
+
+def split_by_batch(samples: S, val_batches: tuple[str, ...]) -> tuple[S, S]:
     """Split samples into (train, validation) by the starter-label batch named in their source."""
     batch = np.array([s.split("/", 1)[0] for s in samples.source.tolist()])
     val = np.isin(batch, list(val_batches))
     if not val.any() or val.all():
         raise ConfigError(f"validation batches {list(val_batches)} leave an empty train or validation set")
-    return samples.subset(np.flatnonzero(~val)), samples.subset(np.flatnonzero(val))
+    return samples.subset(np.flatnonzero(~val)), samples.subset(np.flatnonzero(val))  # type: ignore[return-value]
 
 
-def _targets(samples: Samples, idx: npt.NDArray[np.int64]) -> tuple[torch.Tensor, ...]:
-    """Model inputs and targets of the samples at ``idx`` as tensors (luma, qp, qt, mtt, direction)."""
-    return (
-        torch.from_numpy(samples.normalised_luma(idx)),
-        torch.from_numpy(samples.qp[idx].astype(np.float32)),
-        *(torch.from_numpy(getattr(samples, f)[idx].astype(np.int64)) for f in ("qt", "mtt", "direction")),
-    )
+def _batch(
+    samples: MapSamples, idx: npt.NDArray[np.int64]
+) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    """Model inputs and targets (qt, mtt, direction) of the samples at ``idx`` as tensors."""
+    inputs = tuple(torch.from_numpy(a) for a in samples.model_inputs(idx))
+    return inputs, tuple(torch.from_numpy(m.astype(np.int64)) for m in samples.maps(idx).values())
 
 
 def map_losses(
@@ -81,36 +113,37 @@ def map_losses(
 
 
 @torch.no_grad()
-def predict(model: PartitionNet, samples: Samples, batch_size: int = 256) -> dict[str, npt.NDArray[np.int8]]:
+def predict(model: MapNet, samples: MapSamples, batch_size: int = 256) -> dict[str, npt.NDArray[np.int8]]:
     """Argmax class maps of the model (eval mode) for every sample."""
     model.eval()
     parts: dict[str, list[npt.NDArray[np.int8]]] = {"qt": [], "mtt": [], "direction": []}
     for start in range(0, len(samples), batch_size):
         idx = np.arange(start, min(start + batch_size, len(samples)))
-        luma, qp = _targets(samples, idx)[:2]
-        for name, out in zip(parts, model(luma, qp), strict=True):
+        for name, out in zip(parts, model(*_batch(samples, idx)[0]), strict=True):
             parts[name].append(out.argmax(dim=1).numpy().astype(np.int8))
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
 @torch.no_grad()
-def evaluate(model: PartitionNet, samples: Samples, batch_size: int = 256) -> dict[str, float]:
+def evaluate(model: MapNet, samples: MapSamples, batch_size: int = 256) -> dict[str, float]:
     """Compute validation losses (eval mode, fixed top-K sparsity) and map / decision accuracies."""
     model.eval()
     sums: dict[str, float] = {"qt": 0.0, "mtt": 0.0, "direction": 0.0}
     for start in range(0, len(samples), batch_size):
         idx = np.arange(start, min(start + batch_size, len(samples)))
-        luma, qp, qt, mtt, direction = _targets(samples, idx)
-        for k, v in map_losses(model(luma, qp), qt, mtt, direction).items():
+        inputs, targets = _batch(samples, idx)
+        for k, v in map_losses(model(*inputs), *targets).items():
             sums[k] += float(v) * len(idx)
     out = {f"loss_{k}": v / len(samples) for k, v in sums.items()}
     out["loss"] = sum(out.values())
-    true = {"qt": samples.qt, "mtt": samples.mtt, "direction": samples.direction}
+    true = samples.maps()
     pred = predict(model, samples, batch_size)
-    out.update(all_accuracies(pred, true))
+    out.update(all_accuracies(pred, true, samples.chroma))
     for qp in np.unique(samples.qp).tolist():
         sel = samples.qp == qp
-        acc = all_accuracies({k: v[sel] for k, v in pred.items()}, {k: v[sel] for k, v in true.items()})
+        acc = all_accuracies(
+            {k: v[sel] for k, v in pred.items()}, {k: v[sel] for k, v in true.items()}, samples.chroma
+        )
         out.update({f"qp{qp}_{k}": acc[k] for k in ("qt16", "split", "split_type", "split_recall")})
     return out
 
@@ -128,15 +161,20 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except Exception as err:  # torch raises many types for corrupt files
         raise ModelError(f"cannot load checkpoint {path}: {err}") from err
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ModelError(f"{path} is not a pmp-vvc PartitionNet checkpoint")
+        raise ModelError(f"{path} is not a pmp-vvc partition-map model checkpoint")
     return payload
 
 
-def load_model(path: str | Path, rho: float | None = None) -> PartitionNet:
+def checkpoint_target(payload: dict[str, Any]) -> str:
+    """Return the target (``luma``, ``chroma``) of a loaded checkpoint (older checkpoints: luma)."""
+    return str(payload.get("target", "luma"))
+
+
+def load_model(path: str | Path, rho: float | None = None) -> MapNet:
     """Load the model of a checkpoint in eval mode (optionally evaluated at another pruning ratio ``rho``)."""
     payload = load_checkpoint(path)
-    cfg = ModelConfig.from_dict(payload["model_config"])
-    model = PartitionNet(cfg)
+    cfg = TARGET_CONFIGS[checkpoint_target(payload)].from_dict(payload["model_config"])
+    model = build_model(cfg)
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as err:
@@ -161,7 +199,7 @@ def _settings(cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in cfg.items() if k not in ("max_steps", "checkpoint_minutes")}
 
 
-def _ema_update(ema: PartitionNet, model: PartitionNet, decay: float) -> None:
+def _ema_update(ema: MapNet, model: MapNet, decay: float) -> None:
     with torch.no_grad():
         for e, p in zip(ema.state_dict().values(), model.state_dict().values(), strict=True):
             if e.dtype.is_floating_point:
@@ -172,8 +210,8 @@ def _ema_update(ema: PartitionNet, model: PartitionNet, decay: float) -> None:
 
 def train(
     cfg: TrainConfig,
-    train_set: Samples | Callable[[int], Samples],
-    val_set: Samples,
+    train_set: MapSamples | Callable[[int], MapSamples],
+    val_set: MapSamples,
     run_dir: str | Path,
     model_cfg: ModelConfig | None = None,
     info: dict[str, Any] | None = None,
@@ -184,19 +222,22 @@ def train(
     grows while training, e.g. shards a label job is still writing); the step schedule then follows each
     epoch's size, and resuming is exact as long as the function returns the same samples for an epoch.
     Validation and the saved ``best.pt`` use an exponential moving average of the weights (``cfg.ema``;
-    0 disables it); ``last.pt`` holds both.
+    0 disables it); ``last.pt`` holds both. ``model_cfg`` picks the network (a ``ChromaConfig``: the chroma
+    model, whose samples must be chroma samples).
     """
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     mcfg = model_cfg or ModelConfig(rho=cfg.rho)
     if mcfg.rho != cfg.rho:
         raise ConfigError(f"model rho {mcfg.rho} differs from training rho {cfg.rho}")
+    if val_set.chroma != isinstance(mcfg, ChromaConfig):
+        raise ConfigError("the samples' tree (luma/chroma) is not the model configuration's")
     torch.manual_seed(cfg.seed)
-    model = PartitionNet(mcfg)
+    model = build_model(mcfg)
     ema = copy.deepcopy(model)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    def epoch_set(e: int) -> Samples:
+    def epoch_set(e: int) -> MapSamples:
         return train_set(e) if callable(train_set) else train_set
 
     steps_per_epoch = len(epoch_set(0)) // cfg.batch_size
@@ -221,6 +262,7 @@ def train(
             path,
             {
                 "format": CHECKPOINT_FORMAT,
+                "target": model.TARGET,
                 "model": (ema if cfg.ema > 0 else model).state_dict(),
                 "model_raw": model.state_dict(),
                 "optimizer": opt.state_dict(),
@@ -251,8 +293,8 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = _lr(cfg, step, total)
             idx = order[step_in_epoch * cfg.batch_size : (step_in_epoch + 1) * cfg.batch_size]
-            luma, qp, qt, mtt, direction = _targets(data, idx)
-            losses = map_losses(model(luma, qp), qt, mtt, direction)
+            inputs, targets = _batch(data, idx)
+            losses = map_losses(model(*inputs), *targets)
             loss = sum(losses.values()) + cfg.ratio_weight * model.ratio_loss()
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
