@@ -78,7 +78,9 @@ def test_cost_quantisation_resolution() -> None:
     assert np.allclose(back[:, 0][ok[:, 0]], best[ok[:, 0]], rtol=6e-3)  # float16 log2
     ok[5] = False
     got_excess = back[ok] / np.broadcast_to(back[:, :1], back.shape)[ok] - 1
-    assert np.all(np.abs((got_excess + 0.0005) / (excess[ok] + 0.0005) - 1) < 0.015)  # half a code: 2^(1/48)-1
+    assert np.all(
+        np.abs((got_excess + 0.0005) / (excess[ok] + 0.0005) - 1) < 0.015
+    )  # half a code: 2^(1/48)-1
     huge = quantise_costs(np.array([[1.0, 5.0, np.inf, np.inf, np.inf, np.inf]]))[1]
     assert huge[0, 1] == UNTESTED - 1  # saturates, stays "tested"
 
@@ -92,7 +94,7 @@ def test_shards_carry_costs_and_a_packed_set_materialises_the_same_shards(tmp_pa
     assert cli.main(argv) == 0
     (shard,) = dataset.shard_paths(out)
     unit = UnitLabels.from_arrays(load_extra(shard, UNIT_FIELDS), str(shard))
-    (tree,) = unit.trees([(128, 128)])
+    (tree,) = unit.trees()
     costs = unit.costs()
     has = np.isfinite(costs).any(axis=1)
     assert has.sum() >= len(tree.cus) and not has[(tree.nodes[:, 3] > 64) | (tree.nodes[:, 4] > 64)].any()

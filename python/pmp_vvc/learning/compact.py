@@ -5,12 +5,13 @@ One (crop group, QP) unit keeps the anchor's final trees as the split of every n
 at each node, quantised: per node the best cost as a float16 log2 (to 0.5 %), per mode a byte coding
 its relative excess over the best on a log scale (:data:`CODES_PER_OCTAVE` codes per octave of ``excess
 + ``:data:`EXCESS_FLOOR`, i.e. to 1.5 %; saturating at +77 %; the best mode's code is 0),
-:data:`UNTESTED` where the mode was not tested. The order of a node's modes survives to that resolution. Shards carry the same four arrays (:data:`UNIT_FIELDS`), so a shard made from an encode and one
-made from its compact unit are identical.
+:data:`UNTESTED` where the mode was not tested. The order of a node's modes survives to that
+resolution. With the pictures' sizes these are the arrays of :data:`UNIT_FIELDS`; shards carry the same
+arrays, so a shard made from an encode and one made from its compact unit are identical.
 
 A label set folder holds ``labels.json`` (the manifest: format, sources by name with their sha256, crops,
 QPs, encoder build, per unit bits and CPU time) and ``units/gGGGGGG-qpQQ.npz``. The pixels are not in
-it: :func:`pmp_vvc.learning.dataset.materialise` reads them again from the source images.
+it: :func:`pmp_vvc.learning.labelset.materialise` reads them again from the source images.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ EXCESS_FLOOR = 0.0005
 CODES_PER_OCTAVE = 24
 UNTESTED = 255
 #: Arrays of one unit, in its compact file and in its shard.
-UNIT_FIELDS = ("tree_splits", "tree_sizes", "cost_best_log2", "cost_codes")
+UNIT_FIELDS = ("tree_dims", "tree_splits", "tree_sizes", "cost_best_log2", "cost_codes")
 
 
 def quantise_costs(costs: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.float16], npt.NDArray[np.uint8]]:
@@ -68,6 +69,7 @@ def dequantise_costs(
 class UnitLabels:
     """The labels of one unit (its pictures in POC order): final trees and quantised node costs."""
 
+    tree_dims: npt.NDArray[np.int32]  # (width, height) per picture
     tree_splits: npt.NDArray[np.uint8]  # all pictures' node splits, concatenated
     tree_sizes: npt.NDArray[np.int32]  # nodes per picture
     cost_best_log2: npt.NDArray[np.float16]
@@ -85,6 +87,7 @@ class UnitLabels:
             np.concatenate([node_costs(p, t) for p, t in zip(pictures, trees, strict=True)])
         )
         return cls(
+            np.array([(p.width, p.height) for p in pictures], dtype=np.int32).reshape(-1, 2),
             np.concatenate([t.splits for t in trees]),
             np.array([len(t.nodes) for t in trees], dtype=np.int32),
             best,
@@ -98,13 +101,19 @@ class UnitLabels:
         if missing:
             raise InputError(f"{where}: no RD-cost labels (missing {', '.join(missing)})")
         unit = cls(
+            arrays["tree_dims"].astype(np.int32).reshape(-1, 2),
             arrays["tree_splits"].astype(np.uint8),
             arrays["tree_sizes"].astype(np.int32),
             arrays["cost_best_log2"].astype(np.float16),
             arrays["cost_codes"].astype(np.uint8),
         )
         n = int(unit.tree_sizes.sum())
-        if len(unit.tree_splits) != n or len(unit.cost_best_log2) != n or unit.cost_codes.shape != (n, 6):
+        if (
+            len(unit.tree_dims) != len(unit.tree_sizes)
+            or len(unit.tree_splits) != n
+            or len(unit.cost_best_log2) != n
+            or unit.cost_codes.shape != (n, 6)
+        ):
             raise InputError(f"{where}: RD-cost label arrays disagree in length")
         return unit
 
@@ -112,14 +121,12 @@ class UnitLabels:
         """Return the four arrays by :data:`UNIT_FIELDS` name."""
         return {f: getattr(self, f) for f in UNIT_FIELDS}
 
-    def trees(self, sizes: list[tuple[int, int]]) -> list[FinalTree]:
-        """Rebuild the final tree of each picture, given the pictures' (width, height) in POC order."""
-        if len(sizes) != len(self.tree_sizes):
-            raise InputError(f"unit holds {len(self.tree_sizes)} pictures, {len(sizes)} given")
+    def trees(self) -> list[FinalTree]:
+        """Rebuild the final tree of each picture (POC order)."""
         ends = np.cumsum(self.tree_sizes)
         return [
-            tree_from_splits(self.tree_splits[end - n : end], w, h, poc)
-            for poc, ((w, h), n, end) in enumerate(zip(sizes, self.tree_sizes, ends, strict=True))
+            tree_from_splits(self.tree_splits[end - n : end], int(w), int(h), poc)
+            for poc, ((w, h), n, end) in enumerate(zip(self.tree_dims, self.tree_sizes, ends, strict=True))
         ]
 
     def costs(self) -> npt.NDArray[np.float32]:

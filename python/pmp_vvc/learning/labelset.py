@@ -181,7 +181,7 @@ def _materialise_unit(
     with np.load(unit_file, allow_pickle=False) as z:
         unit = UnitLabels.from_arrays(dict(z), str(unit_file))
     planes = crop_planes(crops)
-    trees = unit.trees([(y.shape[1], y.shape[0]) for y, _, _ in planes])
+    trees = unit.trees()
     pictures = [PicturePartition(poc, t.width, t.height, qp, t.cus) for poc, t in enumerate(trees)]
     blocks = write_shard(npz, pictures, unit, planes, crops, qp)
     write_json_atomic(

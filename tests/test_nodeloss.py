@@ -1,0 +1,161 @@
+"""Node targets from RD costs, and the training graph's node probabilities against the C++ map guide."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from pmp_vvc.learning.compact import UnitLabels  # noqa: E402
+from pmp_vvc.learning.finaltree import tree_from_splits  # noqa: E402
+from pmp_vvc.learning.nodeloss import node_loss, node_probabilities  # noqa: E402
+from pmp_vvc.learning.nodes import CostSamples, NodeTable, legal_modes, node_table  # noqa: E402
+
+MODES = ("NO_SPLIT", "QT", "BT_H", "BT_V", "TT_H", "TT_V")
+
+
+def _random_maps(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    def softmax(shape: tuple[int, ...]) -> np.ndarray:
+        e = np.exp(rng.normal(0, 2, shape))
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    return softmax((n, 4, 8, 8)), softmax((n, 3, 3, 16, 16)), softmax((n, 3, 3, 16, 16))
+
+
+def _all_nodes() -> NodeTable:
+    """Every node shape the guide can meet at every aligned position of one 64x64 block, layers 0-2."""
+    rows = []
+    for w in (64, 32, 16, 8, 4):
+        for h in (64, 32, 16, 8, 4):
+            for layer in range(3):
+                for level in range(4):
+                    if layer == 0 and (w != h or w != 64 >> level):
+                        continue
+                    if layer > 0 and (w * h > (64 >> level) ** 2 // 2 or max(w, h) > 64 >> level):
+                        continue
+                    for y in range(0, 64, max(h, 16)):
+                        for x in range(0, 64, max(w, 16)):
+                            rows.append((0, x, y, w, h, level, layer))
+    g = np.array(rows, dtype=np.int64)
+    k = len(g)
+    return NodeTable(
+        g,
+        np.zeros((k, 6), bool),
+        np.zeros((k, 6), bool),
+        np.ones(k, np.float32),
+        np.zeros((k, 6), np.float32),
+    )
+
+
+@pytest.mark.encoder
+def test_node_probabilities_match_the_cpp_guide() -> None:
+    from pmp_vvc import _vtm
+
+    rng = np.random.default_rng(3)
+    qt, mtt, direction = _random_maps(rng, 1)
+    guide = _vtm.MapGuide(None, level=3, threshold=0.9)
+    guide.set_maps(64, 64, qt, mtt, direction)
+    nodes = _all_nodes()
+    ours = node_probabilities(*(torch.from_numpy(a).double() for a in (qt, mtt, direction)), nodes).numpy()
+    checked = 0
+    for row, p in zip(nodes.geometry, ours, strict=True):
+        _, x, y, w, h, level, layer = (int(v) for v in row)
+        cu = _vtm.CuQuery()
+        cu.x, cu.y, cu.width, cu.height, cu.chroma = x, y, w, h, False
+        cu.qt_depth, cu.mt_depth, cu.bt_depth = level + 1, layer, layer
+        got = guide.candidates(cu)
+        if got is None:
+            continue
+        want = np.array([got[1][m] for m in MODES])
+        assert np.allclose(p, want, atol=1e-6), (row, p, want)
+        checked += 1
+    assert checked > 200
+
+
+def test_node_loss_prefers_acceptable_modes_and_reaches_the_maps() -> None:
+    rng = np.random.default_rng(0)
+    qt, mtt, direction = (torch.from_numpy(np.log(a)).requires_grad_() for a in _random_maps(rng, 2))
+    geometry = np.array([[0, 0, 0, 32, 32, 1, 0], [1, 16, 0, 16, 32, 1, 1]], dtype=np.int64)
+    acceptable = np.zeros((2, 6), bool)
+    acceptable[0, 0] = acceptable[1, 3] = True  # no split; BT_V
+    nodes = NodeTable(
+        geometry,
+        acceptable,
+        np.ones((2, 6), bool),
+        np.array([1.0, 0.25], np.float32),
+        np.zeros((2, 6), np.float32),
+    )
+    loss = node_loss((qt, mtt, direction), nodes)
+    loss.backward()
+    assert loss.item() > 0 and qt.grad is not None and float(qt.grad.abs().sum()) > 0
+    assert float(direction.grad[1].abs().sum()) > 0
+    # the loss falls as the acceptable mode's probability rises: push node 0 towards "no split"
+    with torch.no_grad():
+        q = qt.detach().clone()
+        q[0, 0] += 5.0  # QT depth 1 everywhere: no QT at the 32x32 node
+        d = direction.detach().clone()
+        d[0, 0, 1] += 5.0
+        d[1, 2, 1] += 5.0
+        assert node_loss((q, mtt.detach(), d), nodes) < loss
+
+
+def test_node_table_from_a_unit() -> None:
+    # one 64x64 picture: luma BT_V at the 64x64 node, halves unsplit; chroma tree one 64x64 CU
+    splits = np.array([1, 3, 0, 0, 1, 0], np.uint8)
+    tree = tree_from_splits(splits, 64, 64)
+    assert len(tree.nodes) == 6 and tree.nodes[1, 3] == 64
+    inf = np.inf
+    costs = np.full((6, 6), inf)
+    costs[1] = [110.0, 120.0, 105.0, 100.0, 100.5, 130.0]  # BT_V best, TT_H within 1 %
+    costs[2, 0] = costs[3, 0] = 50.0  # leaves: one mode tested, no decision
+    from pmp_vvc.learning.compact import quantise_costs
+
+    best, codes = quantise_costs(costs)
+    unit = UnitLabels(np.array([[64, 64]], np.int32), splits, np.array([6], np.int32), best, codes)
+    table = node_table(unit, margin=0.01)
+    assert len(table) == 1
+    assert table.geometry[0].tolist() == [0, 0, 0, 64, 64, 0, 0]
+    assert table.acceptable[0].tolist() == [False, False, False, True, True, False]
+    assert table.weight[0] == pytest.approx(0.05, rel=0.03)  # skipping both costs BT_H: +5 % of the block
+    assert legal_modes(np.array([64]), np.array([64]), np.array([0]))[0].tolist() == [
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
+
+
+def test_cost_samples_subset_and_join(tmp_path: Path) -> None:
+    from pmp_vvc.learning.labels import Samples
+
+    n = 3
+    base = Samples(
+        np.zeros((n, 68, 68), np.uint16),
+        8,
+        np.array([22, 27, 32], np.int16),
+        np.zeros((n, 8, 8), np.int8),
+        np.zeros((n, 3, 16, 16), np.int8),
+        np.zeros((n, 3, 16, 16), np.int8),
+        np.array(["a", "b", "c"]),
+    )
+    geometry = np.array(
+        [[0, 0, 0, 64, 64, 0, 0], [2, 0, 0, 32, 32, 1, 0], [2, 32, 0, 32, 32, 1, 0]], np.int64
+    )
+    nodes = NodeTable(
+        geometry,
+        np.eye(3, 6, dtype=bool),
+        np.ones((3, 6), bool),
+        np.arange(3, dtype=np.float32),
+        np.zeros((3, 6), np.float32),
+    )
+    cs = CostSamples(base, nodes)
+    sub = cs.subset(np.array([2, 1]))
+    assert sub.source.tolist() == ["c", "b"] and sub.nodes.sample.tolist() == [0, 0]
+    assert sub.nodes.weight.tolist() == [1.0, 2.0]
+    joined = CostSamples.join([cs, CostSamples(base, NodeTable.empty()), cs])
+    assert len(joined) == 9 and joined.nodes.sample.tolist() == [0, 2, 2, 6, 8, 8]
+    batch = joined.node_batch(np.array([8, 0]))
+    assert batch.sample.tolist() == [0, 0, 1] and batch.weight.tolist() == [1.0, 2.0, 0.0]
