@@ -53,6 +53,10 @@ CHROMA = {
 }
 CHROMA |= {f"cmtt2-{cl}": f"{CHROMA['cmtt2']} {CHROMA[cl]}" for cl in ("cl2", "cl4")}
 CHROMA_THRESHOLDS = (0.8, 0.9)
+# The chroma guide (chroma maps ruling the chroma tree at level k): the chroma model with the chroma threshold
+# (+cgK-tT; +cgK: the luma threshold), or the anchor's chroma partition (+coK: the chroma ceiling).
+CHROMA_GUIDE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+DEFAULT_LUMA = "model-L2-t0.9+mtt2"
 # (threshold, QT threshold) pairs at L2
 QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95))
 
@@ -66,8 +70,8 @@ class Point:
     kind: str  # curve of the plot (points of one kind are joined by a line)
 
 
-def all_points(model: Path) -> list[Point]:
-    """Every point the bench knows, in table order."""
+def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
+    """Every point the bench knows, in table order (the chroma-model points only with ``chroma_model``)."""
     # The anchor's partition with its intra-search states (the anchor's own coding: what the decision rules
     # cost), and the partition alone (every CU searched afresh: what perfect maps give a predictor). Both dump
     # their partition, so that the report tells how much of the anchor's coding they reproduce.
@@ -124,6 +128,34 @@ def all_points(model: Path) -> list[Point]:
         for name, opts in CHROMA.items()
         for t in CHROMA_THRESHOLDS
     ]
+    # The chroma ceiling: the anchor's chroma partition at chroma level k, with the anchor's own luma coding
+    # (oracle-L2: the anchor's bitstream but for chroma) and at the luma decisions of the default point.
+    luma = f"{base} --PMPLevel=2 --PMPThreshold=0.9 {MTT2}"
+    for k in (1, 2, 3):
+        pts.append(
+            Point(
+                f"oracle-L2+co{k}", f"--PMPGuide=oracle:{dump} --PMPLevel=2 --PMPChromaLevel={k}", "oracle+co"
+            )
+        )
+        pts.append(
+            Point(
+                f"{DEFAULT_LUMA}+co{k}",
+                f"{luma} --PMPChromaLevel={k} --PMPChromaModel=oracle-partition:{dump}",
+                "model+mtt2+co",
+            )
+        )
+    if chroma_model is not None:
+        cg = f"{luma} --PMPChromaModel={chroma_model}"
+        for k in (1, 2, 3):
+            pts.append(Point(f"{DEFAULT_LUMA}+cg{k}", f"{cg} --PMPChromaLevel={k}", "model+mtt2+cg"))
+            pts += [
+                Point(
+                    f"{DEFAULT_LUMA}+cg{k}-t{t}",
+                    f"{cg} --PMPChromaLevel={k} --PMPChromaThreshold={t}",
+                    "model+mtt2+cg",
+                )
+                for t in CHROMA_GUIDE_THRESHOLDS
+            ]
     return pts
 
 
@@ -293,6 +325,7 @@ def point_row(
         "ts_mean": time("mean_ts"),
         "enc_t": enc_t_of_ratios([s.time.enc_t for s in seqs if s.time and math.isfinite(s.time.enc_t)]),
         "rdc_luma": time("rdc_reduction_luma"),
+        "rdc_chroma": time("rdc_reduction_chroma"),
         "rdc_all": time("rdc_reduction_total"),
         "infer_test": infer / cpu_test if cpu_test else math.nan,
         "infer_anchor": infer / cpu_anchor if cpu_anchor else math.nan,
@@ -321,6 +354,7 @@ def write_report(
         "ts_mean",
         "enc_t",
         "rdc_luma",
+        "rdc_chroma",
         "rdc_all",
         "infer_test",
         "infer_anchor",
@@ -335,6 +369,7 @@ def write_report(
         "TS mean",
         "EncT",
         "RD checks -luma",
+        "RD checks -chroma",
         "RD checks -all",
         "inference / test time",
         "inference / anchor time",
@@ -389,6 +424,9 @@ def write_report(
             ("model+mtt2", "d-"),
             ("model-qt+mtt2", "x-"),
             ("model+mtt2+chroma", "P"),
+            ("oracle+co", "s:"),
+            ("model+mtt2+co", "*-"),
+            ("model+mtt2+cg", "X-"),
             ("vtm", "^"),
         ):
             sel = sorted(
@@ -423,6 +461,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq", nargs="+", type=Path, help="sequence cfgs (default: all dev sequences)")
     p.add_argument("--points", default="oracle-*,model-L2", help="comma list of point names/patterns")
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="ONNX model of the model points")
+    p.add_argument(
+        "--chroma-model",
+        type=Path,
+        help="chroma ONNX model of the chroma-guide points (+cgK...; none: no such points)",
+    )
     p.add_argument("--qp", default="22..37", help="QPs (pmp-run syntax)")
     p.add_argument(
         "--frames",
@@ -444,11 +487,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pmp_vvc.evaluation.qpspec import parse_qp_spec
 
     seq_cfgs = sorted(args.seq or DEV_SEQUENCES.glob("*.cfg"))
-    points = all_points(args.model.resolve())
+    points = all_points(args.model.resolve(), args.chroma_model.resolve() if args.chroma_model else None)
     rc = 0
     if not args.report_only:
         chosen = select(points, args.points)
-        if any(p.kind.startswith("oracle") for p in chosen):
+        if any("{dumps}" in p.options for p in chosen):
             make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, args.out / "dumps")
         for point in chosen:
             rc = max(rc, run_point(point, seq_cfgs, args))

@@ -92,7 +92,7 @@ def test_bad_model_exit_2_nothing_encoded(user: Path, capsys: pytest.CaptureFixt
         message = "cannot load ONNX model"
     else:
         wrong_interface_model(user / "bad.onnx")
-        message = "do not match the expected"
+        message = "not a luma model: inputs"
     argv = ["--seq", "hall.cfg", "--qp", "22..37", "--cfg", "enc.cfg", "--test", "--PMPModel=bad.onnx"]
     assert run_cli(main, argv) == 2
     err = capsys.readouterr().err

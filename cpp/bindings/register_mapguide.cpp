@@ -34,8 +34,8 @@ void checkShape(const FloatArray& a, const char* name, std::initializer_list<py:
   }
 }
 
-void setMapsFromArrays(MapGuide& g, int width, int height, const FloatArray& qt, const FloatArray& mtt,
-                       const FloatArray& dir)
+void setTreeMaps(MapGuide& g, bool chroma, int width, int height, const FloatArray& qt, const FloatArray& mtt,
+                 const FloatArray& dir)
 {
   constexpr int C = MapGuide::kMttClasses, L = MapGuide::kMttLayers, M = MapGuide::kMttGrid;
   checkShape(qt, "qt", { MapGuide::kQtClasses, MapGuide::kQtGrid, MapGuide::kQtGrid });
@@ -45,7 +45,27 @@ void setMapsFromArrays(MapGuide& g, int width, int height, const FloatArray& qt,
   {
     throw py::value_error("map guide: qt, mtt and direction must have the same number of blocks");
   }
-  g.setMaps(width, height, qt.data(), mtt.data(), dir.data(), size_t(qt.shape(0)));
+  const auto set = chroma ? &MapGuide::setChromaMaps : &MapGuide::setMaps;
+  (g.*set)(width, height, qt.data(), mtt.data(), dir.data(), size_t(qt.shape(0)));
+}
+
+void setMapsFromArrays(MapGuide& g, int width, int height, const FloatArray& qt, const FloatArray& mtt,
+                       const FloatArray& dir)
+{
+  setTreeMaps(g, false, width, height, qt, mtt, dir);
+}
+
+void setChromaMapsFromArrays(MapGuide& g, int width, int height, const FloatArray& qt, const FloatArray& mtt,
+                             const FloatArray& dir)
+{
+  setTreeMaps(g, true, width, height, qt, mtt, dir);
+}
+
+// One tree's maps from an object with qt, mtt and direction arrays (pmp_vvc.predictor.MapProbabilities).
+void setTreeMapsFromObject(MapGuide& g, bool chroma, int width, int height, const py::handle& maps)
+{
+  setTreeMaps(g, chroma, width, height, maps.attr("qt").cast<FloatArray>(), maps.attr("mtt").cast<FloatArray>(),
+              maps.attr("direction").cast<FloatArray>());
 }
 
 using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
@@ -80,8 +100,20 @@ void setSearchStateFromArray(MapGuide& g, const DoubleArray& rows)
   }
 }
 
-// A Python callable source(luma, bit_depth, qp, poc) -> (qt, mtt, direction[, search states]), called with
-// the GIL held and released with the GIL held.
+// A read-only numpy view of a plane, valid during the source call only.
+py::array_t<int16_t> planeArray(const PlaneView& plane)
+{
+  py::array_t<int16_t> a({ py::ssize_t(plane.height), py::ssize_t(plane.width) },
+                         { plane.stride * py::ssize_t(sizeof(int16_t)), py::ssize_t(sizeof(int16_t)) }, plane.data,
+                         py::capsule(plane.data, [](void*) {}));
+  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return a;
+}
+
+// A Python callable source(luma, bit_depth, qp, poc, chroma) -> maps, called with the GIL held and released
+// with the GIL held. chroma: (cb, cr) planes when the guide rules the chroma tree, else None. maps: an object
+// with luma (qt, mtt, direction arrays), chroma (the same, or None) and search_states (array or None), as
+// pmp_vvc.predictor.PictureMaps.
 MapSource wrapSource(py::object source)
 {
   if (source.is_none())
@@ -93,20 +125,23 @@ MapSource wrapSource(py::object source)
     py::gil_scoped_acquire gil;
     try
     {
-      py::array_t<int16_t> luma({ pic.luma.height, pic.luma.width },
-                                { pic.luma.stride * py::ssize_t(sizeof(int16_t)), py::ssize_t(sizeof(int16_t)) },
-                                pic.luma.data, py::capsule(pic.luma.data, [](void*) {}));
-      py::detail::array_proxy(luma.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
-      py::tuple maps = (*held)(luma, pic.bitDepth, pic.qp, pic.poc);
-      if (maps.size() != 3 && maps.size() != 4)
+      const bool chroma = guide.chromaLevel() > 0;
+      py::object planes = chroma ? py::object(py::make_tuple(planeArray(pic.cb), planeArray(pic.cr))) : py::none();
+      py::object maps   = (*held)(planeArray(pic.luma), pic.bitDepth, pic.qp, pic.poc, planes);
+      setTreeMapsFromObject(guide, false, pic.luma.width, pic.luma.height, maps.attr("luma"));
+      py::object chromaMaps = maps.attr("chroma");
+      if (chroma && chromaMaps.is_none())
       {
-        throw GuideError("map source must return (qt, mtt, direction) or (qt, mtt, direction, search states)");
+        throw GuideError("map guide: the chroma level is > 0 but the map source gave no chroma maps");
       }
-      setMapsFromArrays(guide, pic.luma.width, pic.luma.height, maps[0].cast<FloatArray>(),
-                        maps[1].cast<FloatArray>(), maps[2].cast<FloatArray>());
-      if (maps.size() == 4)
+      if (chroma)
       {
-        setSearchStateFromArray(guide, maps[3].cast<DoubleArray>());
+        setTreeMapsFromObject(guide, true, pic.luma.width, pic.luma.height, chromaMaps);
+      }
+      py::object states = maps.attr("search_states");
+      if (!states.is_none())
+      {
+        setSearchStateFromArray(guide, states.cast<DoubleArray>());
       }
     }
     catch (py::error_already_set& e)
@@ -115,7 +150,7 @@ MapSource wrapSource(py::object source)
     }
     catch (py::cast_error& e)
     {
-      throw GuideError(std::string("map source must return three float arrays: ") + e.what());
+      throw GuideError(std::string("map source must return maps of float arrays: ") + e.what());
     }
   };
 }
@@ -125,22 +160,43 @@ void registerMapGuide(py::module_& m)
 {
   py::class_<MapGuide, Guide, std::shared_ptr<MapGuide>>(
     m, "MapGuide",
-    "Partition-map guide (C++). source(luma, bit_depth, qp, poc) -> (qt (B,4,8,8), mtt (B,3,3,16,16), "
-    "direction (B,3,3,16,16)) class probabilities, blocks in raster order; None: maps come from set_maps.")
+    "Partition-map guide (C++). source(luma, bit_depth, qp, poc, chroma) -> maps with luma and chroma "
+    "(qt (B,4,8,8), mtt (B,3,3,16,16), direction (B,3,3,16,16) class probabilities, blocks in raster order) "
+    "and search_states (pmp_vvc.predictor.PictureMaps); None: maps come from set_maps.")
     .def(py::init([](py::object source, int level, double threshold, bool edgeBlocks, double qtThreshold,
-                     int chromaLuma) {
+                     int chromaLuma, int chromaLevel, double chromaThreshold) {
            auto g = std::make_shared<MapGuide>(wrapSource(std::move(source)), level, threshold, edgeBlocks);
            g->setQtThreshold(qtThreshold);
            g->setChromaLuma(chromaLuma);
+           g->setChromaRules(chromaLevel, chromaThreshold);
            return g;
          }),
          py::arg("source") = py::none(), py::arg("level") = 2, py::arg("threshold") = 0.0,
          py::arg("edge_blocks") = false, py::arg("qt_threshold") = -1.0, py::arg("chroma_luma") = 0,
+         py::arg("chroma_level") = 0, py::arg("chroma_threshold") = -1.0,
          "qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold). "
          "chroma_luma k > 0: a chroma-tree node's splits are tested only where a luma CU is smaller than 1/k "
-         "of it (0: off).")
+         "of it (0: off; only with chroma_level 0). chroma_level 1..3: the chroma maps rule the chroma tree's "
+         "QT and MTT layers 1..k with chroma_threshold (negative: threshold); 0: VTM's chroma search.")
     .def("set_maps", &setMapsFromArrays, py::arg("width"), py::arg("height"), py::arg("qt"), py::arg("mtt"),
          py::arg("direction"), "Set the maps of a width x height picture (probabilities, copied).")
+    .def("set_chroma_maps", &setChromaMapsFromArrays, py::arg("width"), py::arg("height"), py::arg("qt"),
+         py::arg("mtt"), py::arg("direction"), "Set the chroma tree's maps (the same layouts, luma cell units).")
+    .def(
+      "set_limits",
+      [](MapGuide& g, py::tuple luma, py::tuple chroma) {
+        const auto limits = [](py::tuple t) {
+          if (t.size() != 4)
+          {
+            throw py::value_error("map guide: limits are (max_bt, max_tt, max_mtt_depth, min_qt)");
+          }
+          return TreeLimits{ t[0].cast<int>(), t[1].cast<int>(), t[2].cast<int>(), t[3].cast<int>() };
+        };
+        g.setLimits(limits(luma), limits(chroma));
+      },
+      py::arg("luma"), py::arg("chroma"),
+      "The split limits (max_bt, max_tt, max_mtt_depth, min_qt; luma samples) of each tree, which the "
+      "encoder sets from the picture (defaults: the AI cfg, chroma (64, 32, 3, 8)).")
     .def("clear_maps", &MapGuide::clearMaps)
     .def("decide", &MapGuide::decide, py::arg("cu"), "The decision for one CU node (as the encoder asks it).")
     .def("set_search_states", &setSearchStateFromArray, py::arg("rows"),
@@ -182,5 +238,8 @@ void registerMapGuide(py::module_& m)
     .def_property_readonly("qt_threshold", &MapGuide::qtThreshold)
     .def_property_readonly("edge_blocks", &MapGuide::edgeBlocks)
     .def_property_readonly("chroma_luma", &MapGuide::chromaLuma)
-    .def_property_readonly("has_maps", &MapGuide::hasMaps);
+    .def_property_readonly("chroma_level", &MapGuide::chromaLevel)
+    .def_property_readonly("chroma_threshold", &MapGuide::chromaThreshold)
+    .def_property_readonly("has_maps", &MapGuide::hasMaps)
+    .def_property_readonly("has_chroma_maps", &MapGuide::hasChromaMaps);
 }

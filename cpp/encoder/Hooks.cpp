@@ -12,6 +12,22 @@
 
 namespace pmp
 {
+namespace
+{
+PlaneView planeView(const CPelBuf& buf)
+{
+  static_assert(sizeof(Pel) == sizeof(int16_t), "the guide's plane view expects 16-bit samples");
+  return { reinterpret_cast<const int16_t*>(buf.buf), int(buf.width), int(buf.height), std::ptrdiff_t(buf.stride) };
+}
+
+// The split limits VTM's partitioner applies to a tree of this slice (sizes in luma samples).
+TreeLimits treeLimits(const PreCalcValues& pcv, const Slice& slice, ChannelType ch)
+{
+  return { int(pcv.getMaxBtSize(slice, ch)), int(pcv.getMaxTtSize(slice, ch)), int(pcv.getMaxBtDepth(slice, ch)),
+           int(pcv.getMinQtSize(slice, ch)) };
+}
+}   // namespace
+
 namespace hooks
 {
 
@@ -34,7 +50,10 @@ void addEncoderOptions(ProgramOptionsLite::Options& opts)
   ("PMPQtThreshold",   o.qtThreshold,   -1.0,            "pmp-vvc: the same at nodes where QT is legal (negative: PMPThreshold)")
   ("PMPThreads",       o.threads,       1,               "pmp-vvc: onnxruntime intra-op threads")
   ("PMPEdgeBlocks",    o.edgeBlocks,    true,            "pmp-vvc: the model also rules inside 64x64 blocks that cross the picture edge")
-  ("PMPChromaLuma",    o.chromaLuma,    0,               "pmp-vvc: chroma tree: test splits of a node only where a luma CU is smaller than 1/k of it (0: off)");
+  ("PMPChromaLuma",    o.chromaLuma,    0,               "pmp-vvc: chroma tree: test splits of a node only where a luma CU is smaller than 1/k of it (0: off)")
+  ("PMPChromaLevel",   o.chromaLevel,   0,               "pmp-vvc: chroma tree (dual tree) ruled by chroma maps at level 1..3 (0: VTM's search)")
+  ("PMPChromaThreshold", o.chromaThreshold, -1.0,          "pmp-vvc: the chroma tree's confidence threshold (negative: PMPThreshold)")
+  ("PMPChromaModel",   o.chromaModel,   std::string(""), "pmp-vvc: ONNX chroma model (file or shipped name; default: the --PMPModel's companion)");
   // clang-format on
 }
 
@@ -49,16 +68,20 @@ void pictureStart(Picture& pic, const Slice& slice)
     {
       return;
     }
-    static_assert(sizeof(Pel) == sizeof(int16_t), "the guide's plane view expects 16-bit samples");
-    const CPelBuf luma = static_cast<const Picture&>(pic).getTrueOrigBuf(COMPONENT_Y);
-    PictureInfo   info;
-    info.luma.data   = reinterpret_cast<const int16_t*>(luma.buf);
-    info.luma.width  = int(luma.width);
-    info.luma.height = int(luma.height);
-    info.luma.stride = std::ptrdiff_t(luma.stride);
-    info.bitDepth    = slice.getSPS()->getBitDepth(ChannelType::LUMA);
-    info.qp          = slice.getSliceQp();
-    info.poc         = slice.getPOC();
+    const Picture&  orig = pic;
+    PictureInfo     info;
+    info.luma         = planeView(orig.getTrueOrigBuf(COMPONENT_Y));
+    info.chromaFormat = int(pic.chromaFormat);
+    if (pic.chromaFormat != ChromaFormat::_400)
+    {
+      info.cb = planeView(orig.getTrueOrigBuf(COMPONENT_Cb));
+      info.cr = planeView(orig.getTrueOrigBuf(COMPONENT_Cr));
+    }
+    info.bitDepth     = slice.getSPS()->getBitDepth(ChannelType::LUMA);
+    info.qp           = slice.getSliceQp();
+    info.poc          = slice.getPOC();
+    info.lumaLimits   = treeLimits(*pic.cs->pcv, slice, ChannelType::LUMA);
+    info.chromaLimits = treeLimits(*pic.cs->pcv, slice, ChannelType::CHROMA);
     const double t0  = processCpuSeconds();
     guide->beginPicture(info);
     session.guideStats().cpuSeconds += processCpuSeconds() - t0;

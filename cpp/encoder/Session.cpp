@@ -8,9 +8,10 @@ namespace pmp
 {
 std::map<std::string, std::string> EncoderOptions::asStrings() const
 {
-  std::ostringstream thr, qtThr;
+  std::ostringstream thr, qtThr, chromaThr;
   thr << threshold;
   qtThr << qtThreshold;
+  chromaThr << chromaThreshold;
   return { { "PMPGuide", guide },
            { "PMPModel", model },
            { "PMPLevel", std::to_string(level) },
@@ -18,7 +19,10 @@ std::map<std::string, std::string> EncoderOptions::asStrings() const
            { "PMPQtThreshold", qtThr.str() },
            { "PMPThreads", std::to_string(threads) },
            { "PMPEdgeBlocks", edgeBlocks ? "1" : "0" },
-           { "PMPChromaLuma", std::to_string(chromaLuma) } };
+           { "PMPChromaLuma", std::to_string(chromaLuma) },
+           { "PMPChromaLevel", std::to_string(chromaLevel) },
+           { "PMPChromaThreshold", chromaThr.str() },
+           { "PMPChromaModel", chromaModel } };
 }
 
 Session& Session::current()

@@ -30,12 +30,37 @@ struct PlaneView
   std::ptrdiff_t stride = 0;   // in samples
 };
 
+// The split-legality limits of one tree in a picture (VTM's SPS / picture header), all in luma samples.
+// Defaults: VTM's all-intra cfg.
+struct TreeLimits
+{
+  int maxBt      = 32;   // MaxBTLumaISlice (chroma: MaxBTChromaISlice, 64)
+  int maxTt      = 32;   // MaxTTLumaISlice (chroma: MaxTTChromaISlice, 32)
+  int maxMtDepth = 3;    // MaxMTTHierarchyDepthISliceL (chroma: ...ISliceC)
+  int minQt      = 8;    // MinQTLumaISlice (chroma: MinQTChromaISliceInChromaSamples, in luma samples)
+};
+
+constexpr TreeLimits kChromaDefaultLimits{ 64, 32, 3, 8 };
+
+// VTM's ChromaFormat values.
+enum ChromaFormatIdc : int
+{
+  kChroma400 = 0,
+  kChroma420 = 1,
+  kChroma422 = 2,
+  kChroma444 = 3,
+};
+
 struct PictureInfo
 {
-  PlaneView luma;       // the original (not LMCS-reshaped) luma, at the internal bit depth
+  PlaneView luma;       // the original (not LMCS-reshaped) planes, at the internal bit depth
+  PlaneView cb, cr;     // empty for 4:0:0
+  int       chromaFormat = kChroma420;
   int       bitDepth = 0;
   int       qp       = 0;   // slice QP
   int       poc      = 0;
+  TreeLimits lumaLimits;
+  TreeLimits chromaLimits = kChromaDefaultLimits;   // of the chroma tree of a dual-tree picture
 };
 
 // One CU node of the split search. Positions and sizes are in luma samples for both trees.

@@ -43,15 +43,15 @@ struct MapGuide::Node
   int x, y, w, h;     // luma samples, relative to the block
   int qtLevel;        // qtDepth - 1 (0 at 64x64)
   int layer;          // mtDepth: the MTT layer whose maps decide this node
+  bool chroma;        // a chroma-tree node (its legality)
 };
 
-MapGuide::MapGuide(MapSource source, int level, double threshold, bool edgeBlocks, MapLimits limits)
+MapGuide::MapGuide(MapSource source, int level, double threshold, bool edgeBlocks)
   : m_source(std::move(source))
   , m_level(level)
   , m_threshold(threshold)
   , m_qtThreshold(threshold)
   , m_edgeBlocks(edgeBlocks)
-  , m_limits(limits)
 {
   if (level < 0 || level > kMttLayers)
   {
@@ -78,6 +78,27 @@ void MapGuide::setQtThreshold(double qtThreshold)
   m_qtThreshold = qtThreshold;
 }
 
+void MapGuide::setChromaRules(int level, double threshold)
+{
+  if (level < 0 || level > kMttLayers)
+  {
+    throw GuideError("map guide: the chroma level must be 0 (off) or 1..3, got " + std::to_string(level));
+  }
+  if (!(threshold <= 1.0))
+  {
+    throw GuideError("map guide: the chroma threshold must be in [0, 1] (or negative: the threshold), got "
+                     + std::to_string(threshold));
+  }
+  m_chromaLevel     = level;
+  m_chromaThreshold = threshold < 0.0 ? -1.0 : threshold;
+}
+
+void MapGuide::setLimits(const TreeLimits& luma, const TreeLimits& chroma)
+{
+  m_lumaLimits   = luma;
+  m_chromaLimits = chroma;
+}
+
 void MapGuide::setChromaLuma(int ratio)
 {
   if (ratio < 0)
@@ -89,6 +110,14 @@ void MapGuide::setChromaLuma(int ratio)
 
 void MapGuide::beginPicture(const PictureInfo& picture)
 {
+  setLimits(picture.lumaLimits, picture.chromaLimits);
+  if (m_chromaLevel > 0 && picture.chromaFormat != kChroma420)
+  {
+    static const char* names[4] = { "4:0:0", "4:2:0", "4:2:2", "4:4:4" };
+    const int          f        = picture.chromaFormat;
+    throw GuideError(std::string("map guide: the chroma guide (chroma level > 0) needs 4:2:0 pictures, got ")
+                     + (f >= 0 && f < 4 ? names[f] : std::to_string(f).c_str()));
+  }
   if (!m_source)
   {
     return;   // maps are set from outside (tests)
@@ -96,11 +125,19 @@ void MapGuide::beginPicture(const PictureInfo& picture)
   clearMaps();
   m_searchStates.clear();
   m_source(picture, *this);
-  if (m_width != picture.luma.width || m_height != picture.luma.height)
+  const auto checkSize = [&](const TreeMaps& m, const char* tree) {
+    if (m.width != picture.luma.width || m.height != picture.luma.height)
+    {
+      throw GuideError(std::string("map guide: the map source gave ") + tree + " maps of a " + std::to_string(m.width)
+                       + "x" + std::to_string(m.height) + " picture for the " + std::to_string(picture.luma.width)
+                       + "x" + std::to_string(picture.luma.height) + " picture with POC "
+                       + std::to_string(picture.poc));
+    }
+  };
+  checkSize(m_luma, "luma");
+  if (m_chromaLevel > 0)
   {
-    throw GuideError("map guide: the map source gave maps of a " + std::to_string(m_width) + "x"
-                     + std::to_string(m_height) + " picture for the " + std::to_string(picture.luma.width) + "x"
-                     + std::to_string(picture.luma.height) + " picture with POC " + std::to_string(picture.poc));
+    checkSize(m_chroma, "chroma");
   }
 }
 
@@ -111,13 +148,31 @@ bool MapGuide::searchState(const CuQuery& cu, SearchState& out) const
 
 void MapGuide::clearMaps()
 {
-  m_width = m_height = m_blocksX = m_blocksY = 0;
-  m_qt.clear(), m_inc.clear(), m_dir.clear();
-  m_qtHard.clear(), m_incHard.clear(), m_dirHard.clear();
-  m_whole.clear();
+  m_luma.clear();
+  m_chroma.clear();
+}
+
+void MapGuide::TreeMaps::clear()
+{
+  width = height = blocksX = blocksY = 0;
+  qt.clear(), inc.clear(), dir.clear();
+  qtHard.clear(), incHard.clear(), dirHard.clear();
+  whole.clear();
 }
 
 void MapGuide::setMaps(int width, int height, const float* qt, const float* mtt, const float* dir, size_t numBlocks)
+{
+  m_luma.set(width, height, qt, mtt, dir, numBlocks);
+}
+
+void MapGuide::setChromaMaps(int width, int height, const float* qt, const float* mtt, const float* dir,
+                             size_t numBlocks)
+{
+  m_chroma.set(width, height, qt, mtt, dir, numBlocks);
+}
+
+void MapGuide::TreeMaps::set(int width, int height, const float* qtP, const float* mttP, const float* dirP,
+                             size_t numBlocks)
 {
   if (width <= 0 || height <= 0)
   {
@@ -129,70 +184,76 @@ void MapGuide::setMaps(int width, int height, const float* qt, const float* mtt,
     throw GuideError("map guide: " + std::to_string(numBlocks) + " blocks of maps for a " + std::to_string(width)
                      + "x" + std::to_string(height) + " picture, which has " + std::to_string(bx * by));
   }
-  m_qt.assign(qt, qt + numBlocks * kQtPerBlock);
-  m_inc.assign(mtt, mtt + numBlocks * kMttPerBlock);
-  m_dir.assign(dir, dir + numBlocks * kMttPerBlock);
-  for (const auto* v : { &m_qt, &m_inc, &m_dir })
+  qt.assign(qtP, qtP + numBlocks * kQtPerBlock);
+  inc.assign(mttP, mttP + numBlocks * kMttPerBlock);
+  dir.assign(dirP, dirP + numBlocks * kMttPerBlock);
+  for (const auto* v : { &qt, &inc, &dir })
   {
     if (!std::all_of(v->begin(), v->end(), [](float p) { return std::isfinite(p); }))
     {
       throw GuideError("map guide: the maps hold non-finite probabilities");
     }
   }
-  m_width = width, m_height = height, m_blocksX = bx, m_blocksY = by;
+  this->width = width, this->height = height, blocksX = bx, blocksY = by;
 
   const size_t qtPlane = size_t(kQtGrid) * kQtGrid, mttPlane = size_t(kMttLayers) * kMttGrid * kMttGrid;
-  m_qtHard.resize(numBlocks * qtPlane);
-  m_incHard.resize(numBlocks * mttPlane);
-  m_dirHard.resize(numBlocks * mttPlane);
-  m_whole.resize(numBlocks);
+  qtHard.resize(numBlocks * qtPlane);
+  incHard.resize(numBlocks * mttPlane);
+  dirHard.resize(numBlocks * mttPlane);
+  whole.resize(numBlocks);
   for (size_t b = 0; b < numBlocks; b++)
   {
     for (size_t i = 0; i < qtPlane; i++)
     {
-      m_qtHard[b * qtPlane + i] = int8_t(argmax(&m_qt[b * kQtPerBlock + i], kQtClasses, qtPlane));
+      qtHard[b * qtPlane + i] = int8_t(argmax(&qt[b * kQtPerBlock + i], kQtClasses, qtPlane));
     }
     for (size_t i = 0; i < mttPlane; i++)
     {
-      m_incHard[b * mttPlane + i] = int8_t(argmax(&m_inc[b * kMttPerBlock + i], kMttClasses, mttPlane));
-      m_dirHard[b * mttPlane + i] = int8_t(argmax(&m_dir[b * kMttPerBlock + i], kMttClasses, mttPlane));
+      incHard[b * mttPlane + i] = int8_t(argmax(&inc[b * kMttPerBlock + i], kMttClasses, mttPlane));
+      dirHard[b * mttPlane + i] = int8_t(argmax(&dir[b * kMttPerBlock + i], kMttClasses, mttPlane));
     }
     const int x = int(b % size_t(bx)) * kBlock, y = int(b / size_t(bx)) * kBlock;
-    m_whole[b] = x + kBlock <= width && y + kBlock <= height;
+    whole[b] = x + kBlock <= width && y + kBlock <= height;
   }
 }
 
 int MapGuide::blockIndex(const CuQuery& cu) const
 {
-  const int bx = cu.x / kBlock, by = cu.y / kBlock;
-  if (cu.x < 0 || cu.y < 0 || bx >= m_blocksX || by >= m_blocksY || cu.x + cu.width > (bx + 1) * kBlock
-      || cu.y + cu.height > (by + 1) * kBlock || cu.x + cu.width > m_width || cu.y + cu.height > m_height)
+  const TreeMaps& m  = maps(cu);
+  const int       bx = cu.x / kBlock, by = cu.y / kBlock;
+  if (cu.x < 0 || cu.y < 0 || bx >= m.blocksX || by >= m.blocksY || cu.x + cu.width > (bx + 1) * kBlock
+      || cu.y + cu.height > (by + 1) * kBlock || cu.x + cu.width > m.width || cu.y + cu.height > m.height)
   {
     return -1;
   }
-  const int b = by * m_blocksX + bx;
-  return (m_whole[size_t(b)] || m_edgeBlocks) ? b : -1;
+  const int b = by * m.blocksX + bx;
+  return (m.whole[size_t(b)] || m_edgeBlocks) ? b : -1;
 }
 
+// VTM-23.13's QTBTPartitioner::canSplit for a node without implicit split, sizes in luma samples (minimum BT/TT
+// size 4). Chroma-tree nodes (4:2:0) also obey the dual tree's chroma minimum sizes: no QT of a 4-wide chroma
+// node, no split into chroma blocks of fewer than 16 samples (MIN_DUALTREE_CHROMA_SIZE) or 2 samples wide.
 bool MapGuide::legal(const Node& n, uint8_t mode) const
 {
-  const bool mtt = n.layer < m_limits.maxMtDepth;
-  const bool bt  = mtt && n.w <= m_limits.maxBt && n.h <= m_limits.maxBt;
-  const bool tt  = mtt && n.w <= m_limits.maxTt && n.h <= m_limits.maxTt;
+  const TreeLimits& lim = n.chroma ? m_chromaLimits : m_lumaLimits;
+  const int         area = n.w * n.h, chromaArea = area / 4, chromaW = n.w / 2;
+  const bool        mtt = n.layer < lim.maxMtDepth;
+  const bool        bt  = mtt && n.w <= lim.maxBt && n.h <= lim.maxBt;
+  const bool        tt  = mtt && n.w <= lim.maxTt && n.h <= lim.maxTt;
   switch (mode)
   {
   case kNoSplit: return true;
-  case kQt: return n.layer == 0 && n.w == n.h && n.w / 2 >= m_limits.minQt;
-  case kBtH: return bt && n.h >= 8;
-  case kBtV: return bt && n.w >= 8;
-  case kTtH: return tt && n.h >= 16;
-  case kTtV: return tt && n.w >= 16;
+  case kQt: return n.layer == 0 && n.w == n.h && n.w / 2 >= lim.minQt && (!n.chroma || chromaW > 4);
+  case kBtH: return bt && n.h >= 8 && (!n.chroma || chromaArea > 16);
+  case kBtV: return bt && n.w >= 8 && (!n.chroma || (chromaArea > 16 && chromaW != 4));
+  case kTtH: return tt && n.h >= 16 && (!n.chroma || chromaArea > 32);
+  case kTtV: return tt && n.w >= 16 && (!n.chroma || (chromaArea > 32 && chromaW != 8));
   default: return false;
   }
 }
 
 // The rules of pmp_vvc.codec.partition.maps_to_splits on the argmax maps.
-uint8_t MapGuide::impliedSplit(const Node& n) const
+uint8_t MapGuide::impliedSplit(const TreeMaps& m, const Node& n)
 {
   if (n.layer == 0 && n.w == n.h && n.w >= 16)
   {
@@ -202,7 +263,7 @@ uint8_t MapGuide::impliedSplit(const Node& n) const
     {
       for (int c = c0; c < c0 + cells; c++)
       {
-        deeper += qtHard(n.b, r, c) > n.qtLevel;
+        deeper += m.qtClass(n.b, r, c) > n.qtLevel;
       }
     }
     if (2 * deeper > cells * cells)
@@ -215,12 +276,12 @@ uint8_t MapGuide::impliedSplit(const Node& n) const
     return kNoSplit;
   }
   const int r0 = n.y / 4, c0 = n.x / 4, rows = n.h / 4, cols = n.w / 4;
-  const int dir = mttHard(m_dirHard, n.b, n.layer, r0, c0);
+  const int dir = TreeMaps::mttClass(m.dirHard, n.b, n.layer, r0, c0);
   for (int r = r0; r < r0 + rows; r++)
   {
     for (int c = c0; c < c0 + cols; c++)
     {
-      if (mttHard(m_dirHard, n.b, n.layer, r, c) != dir)
+      if (TreeMaps::mttClass(m.dirHard, n.b, n.layer, r, c) != dir)
       {
         return kNoSplit;
       }
@@ -238,7 +299,7 @@ uint8_t MapGuide::impliedSplit(const Node& n) const
   {
     for (int c = c0; c < c0 + qCols; c++)
     {
-      plus2 += mttHard(m_incHard, n.b, n.layer, r, c) >= 2;
+      plus2 += TreeMaps::mttClass(m.incHard, n.b, n.layer, r, c) >= 2;
     }
   }
   if (2 * plus2 > qRows * qCols && side >= 16)
@@ -254,7 +315,7 @@ uint8_t MapGuide::impliedSplit(const Node& n) const
 
 // P(QT) = mean P(QT depth > level); the rest is shared by the layer's direction classes (mean over the node),
 // each direction split into TT and BT by the mean P(+2) over its first quarter.
-void MapGuide::modeProbabilities(const Node& n, std::array<double, 6>& prob) const
+void MapGuide::modeProbabilities(const TreeMaps& m, const Node& n, std::array<double, 6>& prob)
 {
   prob.fill(0.0);
   double pQt = 0.0;
@@ -267,7 +328,7 @@ void MapGuide::modeProbabilities(const Node& n, std::array<double, 6>& prob) con
       {
         for (int k = n.qtLevel + 1; k < kQtClasses; k++)
         {
-          pQt += qtP(n.b, k, r, c);
+          pQt += m.qtProb(n.b, k, r, c);
         }
       }
     }
@@ -288,9 +349,9 @@ void MapGuide::modeProbabilities(const Node& n, std::array<double, 6>& prob) con
     {
       for (int k = 0; k < kMttClasses; k++)
       {
-        pd[k] += mttP(m_dir, n.b, k, n.layer, r, c);
+        pd[k] += TreeMaps::mttProb(m.dir, n.b, k, n.layer, r, c);
       }
-      const double plus2 = mttP(m_inc, n.b, 2, n.layer, r, c);
+      const double plus2 = TreeMaps::mttProb(m.inc, n.b, 2, n.layer, r, c);
       if (r < r0 + std::max(rows / 4, 1))
       {
         ptt[1] += plus2, quarterCells[1]++;
@@ -312,7 +373,9 @@ void MapGuide::modeProbabilities(const Node& n, std::array<double, 6>& prob) con
 
 bool MapGuide::candidates(const CuQuery& cu, Candidates& out) const
 {
-  if (cu.chroma || !hasMaps() || cu.mtDepth > std::max(m_level - 1, 0) || cu.qtDepth < 1)
+  // Luma Lk rules MTT layers 1..k (L0: the QT depth alone); chroma Lk the same, chroma L0 nothing.
+  const int maxLayer = cu.chroma ? m_chromaLevel - 1 : std::max(m_level - 1, 0);
+  if (maps(cu).width == 0 || cu.mtDepth > maxLayer || cu.qtDepth < 1)
   {
     return false;
   }
@@ -321,8 +384,8 @@ bool MapGuide::candidates(const CuQuery& cu, Candidates& out) const
   {
     return false;
   }
-  const Node n{ b, cu.x % kBlock, cu.y % kBlock, cu.width, cu.height, cu.qtDepth - 1, cu.mtDepth };
-  modeProbabilities(n, out.prob);
+  const Node n{ b, cu.x % kBlock, cu.y % kBlock, cu.width, cu.height, cu.qtDepth - 1, cu.mtDepth, cu.chroma };
+  modeProbabilities(maps(cu), n, out.prob);
   double legalMass = 0.0;
   for (uint8_t mode : kPriority)
   {
@@ -343,7 +406,7 @@ bool MapGuide::candidates(const CuQuery& cu, Candidates& out) const
   {
     out.prob[kIdxNoSplit] = 1.0;
   }
-  out.implied = impliedSplit(n);
+  out.implied = impliedSplit(maps(cu), n);
   if (!legal(n, out.implied))
   {
     // Inconsistent maps (e.g. an MTT split of a 64x64 node): the most probable legal mode instead.
@@ -361,7 +424,7 @@ bool MapGuide::candidates(const CuQuery& cu, Candidates& out) const
 
 Decision MapGuide::decide(const CuQuery& cu)
 {
-  if (cu.chroma)
+  if (cu.chroma && m_chromaLevel == 0)
   {
     const bool lumaAsCoarse = m_chromaLuma > 0 && cu.lumaMinArea > 0
                               && int64_t(m_chromaLuma) * cu.lumaMinArea >= int64_t(cu.width) * cu.height;
@@ -373,10 +436,10 @@ Decision MapGuide::decide(const CuQuery& cu)
     return {};
   }
   const uint8_t allowed   = kAllModes;
-  const Node    shape{ 0, 0, 0, cu.width, cu.height, cu.qtDepth - 1, cu.mtDepth };
+  const Node    shape{ 0, 0, 0, cu.width, cu.height, cu.qtDepth - 1, cu.mtDepth, cu.chroma };
   const bool    qtLegal   = legal(shape, kQt);
-  const double  threshold = qtLegal ? m_qtThreshold : m_threshold;
-  if (m_level == 0)
+  const double  threshold = cu.chroma ? chromaThreshold() : qtLegal ? m_qtThreshold : m_threshold;
+  if (m_level == 0 && !cu.chroma)
   {
     // L0: the map fixes the QT depth only; MTT splits stay with VTM's RDO. A QT leaf forces the non-split
     // search (past LCTUFast), or a 64x64 leaf could be left with no mode at all.
@@ -425,7 +488,7 @@ Decision MapGuide::decide(const CuQuery& cu)
 uint8_t MapGuide::forceMask(const CuQuery& cu, uint8_t set, double threshold) const
 {
   const int  b     = blockIndex(cu);
-  const bool whole = b >= 0 && m_whole[size_t(b)];
+  const bool whole = b >= 0 && maps(cu).whole[size_t(b)];
   return (threshold > 0.0 || !whole) ? uint8_t(set & ~kNoSplit) : set;
 }
 }   // namespace pmp

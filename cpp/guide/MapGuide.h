@@ -1,7 +1,9 @@
 // A guide driven by per-picture partition maps (design partition-map.md §2-3): for every whole 64x64 luma
 // block, class probabilities of the QT depth (per 8x8 cell), and per MTT layer of the btDepth increment and
 // split direction (per 4x4 cell). decide() turns them into the one split the maps imply (TIP-23 rules, at
-// acceleration levels L0..L3), or, below a confidence threshold, into a small candidate set.
+// acceleration levels L0..L3), or, below a confidence threshold, into a small candidate set. The luma tree
+// has its maps; the chroma tree of a dual-tree picture may have its own (the same layout over the same
+// 64x64 luma area), ruled with their own level and threshold and the chroma tree's split limits.
 // Plain C++17, no VTM types: the maps come from a MapSource (a model, an oracle, stored maps, a test).
 #pragma once
 
@@ -21,16 +23,6 @@ class MapGuide;
 // Called at the start of every picture; must hand the picture's maps to the guide (MapGuide::setMaps).
 using MapSource = std::function<void(const PictureInfo&, MapGuide&)>;
 
-// The split-legality limits the guide assumes (VTM's all-intra cfg, luma tree), so that it never proposes a
-// split canSplit would refuse. The encoder still checks legality itself.
-struct MapLimits
-{
-  int maxBt      = 32;   // MaxBTLumaISlice
-  int maxTt      = 32;   // MaxTTLumaISlice
-  int maxMtDepth = 3;    // MaxMTTHierarchyDepthISliceL
-  int minQt      = 8;    // MinQTLumaISlice
-};
-
 class MapGuide : public Guide
 {
 public:
@@ -46,17 +38,23 @@ public:
   // level 0..3 (MTT layers decided by the map), threshold in [0, 1] (0: hard maps, one candidate per node);
   // edgeBlocks: also rule on nodes inside the picture of 64x64 blocks that cross its right/bottom edge (for
   // maps that are valid there, e.g. an oracle's; the model is trained on whole blocks only).
-  MapGuide(MapSource source, int level, double threshold, bool edgeBlocks = false, MapLimits limits = MapLimits{});
+  MapGuide(MapSource source, int level, double threshold, bool edgeBlocks = false);
 
   // Threshold at the nodes where a QT split is legal (square nodes before any MTT split), where a wrong
   // decision costs most: no QT can follow an MTT split. Negative: the same as threshold.
   void setQtThreshold(double qtThreshold);
+
+  // Chroma tree (dual tree): level 0 leaves it to VTM's search; 1..3: the chroma maps rule its QT and MTT
+  // layers 1..k (there is no QT-only level), with the threshold (negative: the luma one). The map source must
+  // then give chroma maps (and the input be 4:2:0).
+  void setChromaRules(int level, double threshold);
 
   // Chroma tree (dual tree), ratio k > 0: the splits of a node are tested only where the coded luma tree has a
   // CU smaller than 1/k of the node (k = 1: the chroma partition is not made finer than the luma one). 0: the
   // chroma tree keeps VTM's search.
   void setChromaLuma(int ratio);
 
+  // Takes the picture's split limits of both trees, then the maps from the source.
   void     beginPicture(const PictureInfo& picture) override;
   Decision decide(const CuQuery& cu) override;
   bool     usesLumaMinArea() const override { return m_chromaLuma > 0; }
@@ -69,16 +67,23 @@ public:
   // a softmax over the class axis). Values are copied. Blocks not wholly inside the picture are ignored
   // unless edgeBlocks is set.
   void setMaps(int width, int height, const float* qt, const float* mtt, const float* dir, size_t numBlocks);
+  // The chroma tree's maps, the same layouts (in luma cell units over the same 64x64 luma blocks).
+  void setChromaMaps(int width, int height, const float* qt, const float* mtt, const float* dir, size_t numBlocks);
   void clearMaps();
+  // The split limits the rules assume for each tree (beginPicture takes the picture's; defaults: the AI cfg).
+  void setLimits(const TreeLimits& luma, const TreeLimits& chroma);
 
-  bool   hasMaps() const { return m_width > 0; }
+  bool   hasMaps() const { return m_luma.width > 0; }
+  bool   hasChromaMaps() const { return m_chroma.width > 0; }
   int    level() const { return m_level; }
   double threshold() const { return m_threshold; }
   double qtThreshold() const { return m_qtThreshold; }
+  int    chromaLevel() const { return m_chromaLevel; }
+  double chromaThreshold() const { return m_chromaThreshold < 0.0 ? m_threshold : m_chromaThreshold; }
   bool   edgeBlocks() const { return m_edgeBlocks; }
   int    chromaLuma() const { return m_chromaLuma; }
-  int    width() const { return m_width; }
-  int    height() const { return m_height; }
+  int    width() const { return m_luma.width; }
+  int    height() const { return m_luma.height; }
 
   // The candidate modes of a node with their probabilities, the map's own split first (exposed for tests).
   struct Candidates
@@ -86,42 +91,55 @@ public:
     uint8_t                implied = 0;     // SplitMode bit of the hard-map split (kNoSplit for none)
     std::array<double, 6>  prob{};          // by SplitMode bit index: NoSplit, QT, BT_H, BT_V, TT_H, TT_V
   };
-  // False when the guide does not rule on this node (chroma, no maps, edge block, deeper than the level).
+  // False when the guide does not rule on this node (no maps of its tree, edge block, deeper than the tree's
+  // level, chroma level 0).
   bool candidates(const CuQuery& cu, Candidates& out) const;
 
 private:
   struct Node;
+  // One tree's maps of the picture being coded.
+  struct TreeMaps
+  {
+    int                  width = 0, height = 0, blocksX = 0, blocksY = 0;
+    std::vector<float>   qt, inc, dir;               // probabilities
+    std::vector<int8_t>  qtHard, incHard, dirHard;   // their argmax (the hard maps)
+    std::vector<uint8_t> whole;                      // block lies wholly inside the picture
+
+    void set(int w, int h, const float* qtP, const float* mttP, const float* dirP, size_t numBlocks);
+    void clear();
+    float qtProb(int b, int c, int r, int col) const
+    {
+      return qt[((size_t(b) * kQtClasses + c) * kQtGrid + r) * kQtGrid + col];
+    }
+    static float mttProb(const std::vector<float>& v, int b, int c, int layer, int r, int col)
+    {
+      return v[(((size_t(b) * kMttClasses + c) * kMttLayers + layer) * kMttGrid + r) * kMttGrid + col];
+    }
+    int8_t qtClass(int b, int r, int c) const { return qtHard[(size_t(b) * kQtGrid + r) * kQtGrid + c]; }
+    static int8_t mttClass(const std::vector<int8_t>& v, int b, int layer, int r, int c)
+    {
+      return v[((size_t(b) * kMttLayers + layer) * kMttGrid + r) * kMttGrid + c];
+    }
+  };
+
+  const TreeMaps& maps(const CuQuery& cu) const { return cu.chroma ? m_chroma : m_luma; }
   int  blockIndex(const CuQuery& cu) const;
-  uint8_t impliedSplit(const Node& n) const;
-  void modeProbabilities(const Node& n, std::array<double, 6>& prob) const;
+  static uint8_t impliedSplit(const TreeMaps& m, const Node& n);
+  static void modeProbabilities(const TreeMaps& m, const Node& n, std::array<double, 6>& prob);
   bool legal(const Node& n, uint8_t mode) const;
   uint8_t forceMask(const CuQuery& cu, uint8_t set, double threshold) const;
-
-  float qtP(int b, int c, int r, int col) const
-  {
-    return m_qt[((size_t(b) * kQtClasses + c) * kQtGrid + r) * kQtGrid + col];
-  }
-  float mttP(const std::vector<float>& v, int b, int c, int layer, int r, int col) const
-  {
-    return v[(((size_t(b) * kMttClasses + c) * kMttLayers + layer) * kMttGrid + r) * kMttGrid + col];
-  }
-  int8_t qtHard(int b, int r, int c) const { return m_qtHard[(size_t(b) * kQtGrid + r) * kQtGrid + c]; }
-  int8_t mttHard(const std::vector<int8_t>& v, int b, int layer, int r, int c) const
-  {
-    return v[((size_t(b) * kMttLayers + layer) * kMttGrid + r) * kMttGrid + c];
-  }
 
   MapSource         m_source;
   int               m_level;
   double            m_threshold;
   double            m_qtThreshold;
+  int               m_chromaLevel     = 0;
+  double            m_chromaThreshold = -1.0;   // negative: m_threshold
   bool              m_edgeBlocks;
   int               m_chromaLuma = 0;
-  MapLimits         m_limits;
-  int               m_width = 0, m_height = 0, m_blocksX = 0, m_blocksY = 0;
-  std::vector<float>  m_qt, m_inc, m_dir;               // probabilities
-  std::vector<int8_t> m_qtHard, m_incHard, m_dirHard;   // their argmax (the hard maps)
-  std::vector<uint8_t> m_whole;                         // block lies wholly inside the picture
-  SearchStateTable      m_searchStates;                        // of the picture being coded (filled by the source)
+  TreeLimits        m_lumaLimits;
+  TreeLimits        m_chromaLimits = kChromaDefaultLimits;
+  TreeMaps          m_luma, m_chroma;
+  SearchStateTable  m_searchStates;   // of the picture being coded (filled by the source)
 };
 }   // namespace pmp

@@ -220,11 +220,11 @@ class Guide:
         ...
 class MapGuide(Guide):
     """
-    Partition-map guide (C++). source(luma, bit_depth, qp, poc) -> (qt (B,4,8,8), mtt (B,3,3,16,16), direction (B,3,3,16,16)) class probabilities, blocks in raster order; None: maps come from set_maps.
+    Partition-map guide (C++). source(luma, bit_depth, qp, poc, chroma) -> maps with luma and chroma (qt (B,4,8,8), mtt (B,3,3,16,16), direction (B,3,3,16,16) class probabilities, blocks in raster order) and search_states (pmp_vvc.predictor.PictureMaps); None: maps come from set_maps.
     """
-    def __init__(self, source: typing.Any = None, level: typing.SupportsInt | typing.SupportsIndex = 2, threshold: typing.SupportsFloat | typing.SupportsIndex = 0.0, edge_blocks: bool = False, qt_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0, chroma_luma: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+    def __init__(self, source: typing.Any = None, level: typing.SupportsInt | typing.SupportsIndex = 2, threshold: typing.SupportsFloat | typing.SupportsIndex = 0.0, edge_blocks: bool = False, qt_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0, chroma_luma: typing.SupportsInt | typing.SupportsIndex = 0, chroma_level: typing.SupportsInt | typing.SupportsIndex = 0, chroma_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0) -> None:
         """
-        qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold). chroma_luma k > 0: a chroma-tree node's splits are tested only where a luma CU is smaller than 1/k of it (0: off).
+        qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold). chroma_luma k > 0: a chroma-tree node's splits are tested only where a luma CU is smaller than 1/k of it (0: off; only with chroma_level 0). chroma_level 1..3: the chroma maps rule the chroma tree's QT and MTT layers 1..k with chroma_threshold (negative: threshold); 0: VTM's chroma search.
         """
     def candidates(self, cu: CuQuery) -> typing.Any:
         """
@@ -240,6 +240,14 @@ class MapGuide(Guide):
         """
         (relatedValid, bestISPIntraMode, ispPredModeVal bits, bestDCT2NonISPCost, bestNonDCT2Cost, costBudget) of a node in the search-state table, or None.
         """
+    def set_chroma_maps(self, width: typing.SupportsInt | typing.SupportsIndex, height: typing.SupportsInt | typing.SupportsIndex, qt: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], mtt: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], direction: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> None:
+        """
+        Set the chroma tree's maps (the same layouts, luma cell units).
+        """
+    def set_limits(self, luma: tuple, chroma: tuple) -> None:
+        """
+        The split limits (max_bt, max_tt, max_mtt_depth, min_qt; luma samples) of each tree, which the encoder sets from the picture (defaults: the AI cfg, chroma (64, 32, 3, 8)).
+        """
     def set_maps(self, width: typing.SupportsInt | typing.SupportsIndex, height: typing.SupportsInt | typing.SupportsIndex, qt: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], mtt: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], direction: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> None:
         """
         Set the maps of a width x height picture (probabilities, copied).
@@ -249,10 +257,19 @@ class MapGuide(Guide):
         Set the search-state table (K,11): x, y, w, h, split series, relatedValid, bestISPIntraMode, ispPredModeVal bits, bestDCT2NonISPCost, bestNonDCT2Cost, costBudget of each luma node visit of the replayed encode (cleared at every picture; a source may return it as a fourth element).
         """
     @property
+    def chroma_level(self) -> int:
+        ...
+    @property
     def chroma_luma(self) -> int:
         ...
     @property
+    def chroma_threshold(self) -> float:
+        ...
+    @property
     def edge_blocks(self) -> bool:
+        ...
+    @property
+    def has_chroma_maps(self) -> bool:
         ...
     @property
     def has_maps(self) -> bool:
@@ -274,5 +291,5 @@ def run_encoder(args: collections.abc.Sequence[str], guide: typing.Any = None, g
     """
     Run VTM's EncoderApp with args (argv[0] first); returns its exit code. The log goes to stdout.
     """
-BUILD_ID: str = 'vtm23.13-a65ad594218b12b1'
+BUILD_ID: str = 'vtm23.13-b39a980a23d68a5e'
 VTM_VERSION: str = '23.13'

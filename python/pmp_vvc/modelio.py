@@ -13,13 +13,15 @@ The chroma model (a file of its own, the chroma tree's maps over the same 64x64 
 ``mtt_c``, ``direction_c``), the luma outputs' shapes and layouts in luma cell units.
 
 Both sides use this module: training and export (:mod:`pmp_vvc.learning`) and the encoder at run time
-(:mod:`pmp_vvc.predictor`, which needs only numpy and onnxruntime). :func:`check_model` is what
-``pmp-run`` runs on every model before it encodes anything.
+(:mod:`pmp_vvc.predictor`, which needs only numpy and onnxruntime). :func:`open_session`,
+:func:`check_model` and :func:`run_session` serve both contracts (:data:`LUMA`, :data:`CHROMA`);
+:func:`check_model` is what ``pmp-run`` runs on every model before it encodes anything.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,14 +35,17 @@ if TYPE_CHECKING:
     import onnxruntime as ort
 
 __all__ = [
+    "CHROMA",
     "CHROMA_CONTEXT",
     "CHROMA_INPUTS",
     "CHROMA_OUTPUTS",
     "CHROMA_SAMPLE_SIZE",
     "CONTEXT",
     "INPUTS",
+    "LUMA",
     "OUTPUTS",
     "SAMPLE_SIZE",
+    "Contract",
     "check_model",
     "extract_blocks",
     "extract_chroma_blocks",
@@ -64,6 +69,25 @@ CHROMA_INPUTS: dict[str, list[Any]] = {
     "cr": ["batch", 1, CHROMA_SAMPLE_SIZE, CHROMA_SAMPLE_SIZE],
 }
 CHROMA_OUTPUTS: dict[str, list[Any]] = {f"{name}_c": shape for name, shape in OUTPUTS.items()}
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: the two module constants
+class Contract:
+    """One model kind's ONNX interface: named inputs and outputs with their shapes (batch axis first)."""
+
+    kind: str  # "luma" or "chroma", as error messages name it
+    inputs: dict[str, list[Any]]
+    outputs: dict[str, list[Any]]
+
+    def test_batch(self) -> dict[str, npt.NDArray[np.float32]]:
+        """Two blocks of zero samples at QP 22 and 37: what a session is checked on."""
+        feed = {k: np.zeros((2, *v[1:]), np.float32) for k, v in self.inputs.items() if k != "qp"}
+        return {**feed, "qp": np.array([22.0, 37.0], np.float32)}
+
+
+#: The luma model's and the chroma model's contracts.
+LUMA = Contract("luma", INPUTS, OUTPUTS)
+CHROMA = Contract("chroma", CHROMA_INPUTS, CHROMA_OUTPUTS)
 
 
 def extract_blocks(plane: npt.NDArray[np.integer], origins: npt.NDArray[np.int64]) -> npt.NDArray[np.uint16]:
@@ -91,11 +115,12 @@ def extract_chroma_blocks(
     return out
 
 
-def open_session(path: str | Path, threads: int = 1) -> ort.InferenceSession:
+def open_session(path: str | Path, threads: int = 1, contract: Contract = LUMA) -> ort.InferenceSession:
     """Open an onnxruntime session (CPU, ``threads`` intra-op threads) after checking inputs and outputs.
 
     Raises:
-        ModelError: the file does not load, or its inputs, outputs or output shapes are not the contract's.
+        ModelError: the file does not load, or its inputs, outputs or output shapes are not the
+            ``contract``'s (e.g. a luma model opened as the chroma model).
     """
     import onnxruntime as ort
 
@@ -106,24 +131,27 @@ def open_session(path: str | Path, threads: int = 1) -> ort.InferenceSession:
     except Exception as err:  # onnxruntime raises its own exception types
         raise ModelError(f"cannot load ONNX model {path}: {_first_line(err)}") from None
     got_in: dict[str, list[Any]] = {i.name: list(i.shape) for i in sess.get_inputs()}
-    if set(got_in) != set(INPUTS) or any(got_in[k][1:] != v[1:] for k, v in INPUTS.items()):
-        raise ModelError(f"{path}: inputs {got_in} do not match the expected {INPUTS}")
-    if {o.name for o in sess.get_outputs()} != set(OUTPUTS):
-        raise ModelError(f"{path}: outputs {[o.name for o in sess.get_outputs()]} are not {list(OUTPUTS)}")
-    try:  # output shapes may be symbolic in the graph: check them on a real run of two blocks
-        outs = run_session(
-            sess, np.zeros((2, 1, SAMPLE_SIZE, SAMPLE_SIZE), np.float32), np.array([22.0, 37.0], np.float32)
+    want_in = contract.inputs
+    if set(got_in) != set(want_in) or any(got_in[k][1:] != v[1:] for k, v in want_in.items()):
+        raise ModelError(f"{path}: not a {contract.kind} model: inputs {got_in}, expected {want_in}")
+    if {o.name for o in sess.get_outputs()} != set(contract.outputs):
+        raise ModelError(
+            f"{path}: not a {contract.kind} model: outputs {[o.name for o in sess.get_outputs()]}, "
+            f"expected {list(contract.outputs)}"
         )
+    try:  # output shapes may be symbolic in the graph: check them on a real run of two blocks
+        batch = contract.test_batch()
+        outs = run_session(sess, batch.pop("luma"), batch.pop("qp"), **batch)
     except Exception as err:
         raise ModelError(f"{path}: the model fails on a test batch: {_first_line(err)}") from None
-    for name, want in OUTPUTS.items():
+    for name, want in contract.outputs.items():
         if list(outs[name].shape) != [2, *want[1:]]:
             raise ModelError(f"{path}: output {name} has shape {outs[name].shape}, expected {[2, *want[1:]]}")
     return sess
 
 
-def check_model(path: str | Path) -> None:
-    """Load ``path`` and check it against the contract (:func:`open_session`); ModelError if it fails.
+def check_model(path: str | Path, contract: Contract = LUMA) -> None:
+    """Load ``path`` and check it against ``contract`` (:func:`open_session`); ModelError if it fails.
 
     A file that passed is not loaded again in this process while its size and mtime stay the same.
     """
@@ -131,21 +159,33 @@ def check_model(path: str | Path) -> None:
     if not model.is_file():
         raise ModelError(f"model file {model} does not exist")
     st = model.stat()
-    _checked(str(model), st.st_size, st.st_mtime_ns)
+    _checked(str(model), st.st_size, st.st_mtime_ns, contract)
 
 
 @functools.lru_cache(maxsize=64)
-def _checked(path: str, size: int, mtime_ns: int) -> bool:
-    open_session(path, threads=1)
+def _checked(path: str, size: int, mtime_ns: int, contract: Contract) -> bool:
+    open_session(path, threads=1, contract=contract)
     return True
 
 
 def run_session(
-    sess: ort.InferenceSession, luma: npt.NDArray[np.float32], qp: npt.NDArray[np.float32]
+    sess: ort.InferenceSession,
+    luma: npt.NDArray[np.float32],
+    qp: npt.NDArray[np.float32],
+    cb: npt.NDArray[np.float32] | None = None,
+    cr: npt.NDArray[np.float32] | None = None,
 ) -> dict[str, npt.NDArray[np.float32]]:
-    """Run a session on luma (B,1,68,68) and qp (B,); return the named logits."""
-    outs = sess.run(list(OUTPUTS), {"luma": luma.astype(np.float32), "qp": qp.astype(np.float32).reshape(-1)})
-    return dict(zip(OUTPUTS, outs, strict=True))
+    """Run a session on luma (B,1,68,68) and qp (B,), and for the chroma model cb, cr (B,1,34,34).
+
+    Returns the named logits of the contract the inputs select (:data:`CHROMA` when cb and cr are given).
+    """
+    feed = {"luma": luma.astype(np.float32), "qp": qp.astype(np.float32).reshape(-1)}
+    contract = LUMA
+    if cb is not None and cr is not None:
+        feed |= {"cb": cb.astype(np.float32), "cr": cr.astype(np.float32)}
+        contract = CHROMA
+    outs = sess.run(list(contract.outputs), feed)
+    return dict(zip(contract.outputs, outs, strict=True))
 
 
 def _first_line(err: BaseException) -> str:

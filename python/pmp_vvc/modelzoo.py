@@ -8,7 +8,9 @@ recommended operating point (model and encoder options): the one place to change
 
 ``--PMPModel`` accepts a registry name, ``default`` (the model of :data:`DEFAULT_POINT`) or a file path
 (:func:`resolve_model`); registry names win over files of the same name in the working directory
-(write ``./default`` for such a file).
+(write ``./default`` for such a file). The chroma guide (``--PMPChromaLevel`` > 0) runs a chroma model
+(:data:`pmp_vvc.modelio.CHROMA`), a file of its own: ``--PMPChromaModel`` (a name or a path), or else the
+luma model's companion, the entry its :attr:`ModelEntry.chroma` names (:func:`resolve_chroma_model`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "is_model_name",
     "model_path",
     "models_dir",
+    "resolve_chroma_model",
     "resolve_model",
 ]
 
@@ -42,13 +45,20 @@ DEFAULT = "default"
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One shipped model: registry name, file name in ``pmp_vvc/models``, sha256, keep ratio, summary."""
+    """One shipped model: registry name, file name in ``pmp_vvc/models``, sha256, keep ratio, summary.
+
+    A luma model's ``chroma`` names the registry entry of its chroma companion (a model of the chroma
+    contract, run by the chroma guide unless ``--PMPChromaModel`` names another); empty: none. A chroma
+    model's entry has ``tree="chroma"``.
+    """
 
     name: str
     file: str
     sha256: str
     rho: float
     description: str
+    chroma: str = ""  # registry name of the chroma companion model
+    tree: str = "luma"  # "luma" or "chroma": which contract of pmp_vvc.modelio the file follows
 
 
 @dataclass(frozen=True)
@@ -160,6 +170,28 @@ def resolve_model(spec: str | Path) -> Path:
             f"{', '.join(sorted(MODELS))} or {DEFAULT!r})"
         )
     return path
+
+
+def resolve_chroma_model(luma_spec: str | Path, chroma_spec: str | Path = "") -> Path:
+    """Return the chroma guide's model file.
+
+    That is ``chroma_spec`` (``--PMPChromaModel``: a name or a path) if given, else the companion of the
+    registry model ``luma_spec`` (``--PMPModel``) names.
+
+    Raises:
+        ModelError: no chroma model given and the luma model names none (a file, or an entry without
+            companion), or the chosen one is missing or corrupt.
+    """
+    if str(chroma_spec):
+        return resolve_model(chroma_spec)
+    text = str(luma_spec)
+    entry = MODELS.get(DEFAULT_POINT.model if text == DEFAULT else text)
+    if entry is None or not entry.chroma:
+        raise ModelError(
+            f"the chroma guide (--PMPChromaLevel > 0) needs a chroma model: --PMPModel={text} names none; "
+            "give --PMPChromaModel=PATH|NAME"
+        )
+    return model_path(entry.chroma)
 
 
 def default_point_options() -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from pmp_vvc.codec.buildinfo import extension
-from pmp_vvc.codec.options import MAP_GUIDE_SOURCES, MapGuideOptions
+from pmp_vvc.codec.options import MAP_GUIDE_SOURCES, MapGuideOptions, chroma_oracle_dump
 from pmp_vvc.errors import ConfigError
 
 extension()  # a missing build fails here with the "was it built?" message, not with an ImportError
@@ -83,9 +83,12 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
     (the anchor's coding exactly), ``oracle-partition:DUMP`` the partition alone (every CU searched afresh),
     and
     ``--PMPGuide=replay:NPZ`` stored maps (:class:`pmp_vvc.predictor.StoredMaps`). These three drive the
-    C++ map guide with ``--PMPLevel``, ``--PMPThreshold``, ``--PMPQtThreshold`` and
-    ``--PMPChromaLuma`` (defaults: :class:`pmp_vvc.codec.options.MapGuideOptions`). Other names are the
-    built-in rule guides.
+    C++ map guide with ``--PMPLevel``, ``--PMPThreshold``, ``--PMPQtThreshold``, ``--PMPChromaLuma``,
+    ``--PMPChromaLevel`` and ``--PMPChromaThreshold`` (defaults:
+    :class:`pmp_vvc.codec.options.MapGuideOptions`). With ``--PMPChromaLevel`` > 0 the chroma tree is ruled
+    by chroma maps: the oracle's from the dump's chroma CUs, the model's from the chroma model
+    (``--PMPChromaModel``, or the luma model's companion: :func:`pmp_vvc.modelzoo.resolve_chroma_model`).
+    Other names are the built-in rule guides.
 
     Raises:
         ConfigError: bad option values or an unknown guide.
@@ -96,17 +99,33 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
     from pmp_vvc import modelzoo, predictor
 
     model = options.get("PMPModel", "")
+    chroma_model = options.get("PMPChromaModel", "")
     spec = options.get("PMPGuide", "")
     name, _, arg = spec.partition(":")
+    opts = MapGuideOptions.parse(options)
+    if chroma_model and not model:
+        raise ConfigError("--PMPChromaModel needs --PMPModel (both run in the one model pass)")
+    if opts.chroma_level > 0 and not (model or name in MAP_GUIDE_SOURCES):
+        raise ConfigError(
+            f"--PMPChromaLevel={opts.chroma_level} needs the map guide (--PMPModel or --PMPGuide=oracle:...)"
+        )
     if model or name in MAP_GUIDE_SOURCES:
-        opts = MapGuideOptions.parse(options)
         if model:
             if spec and spec != "model":
                 raise ConfigError(f"--PMPModel cannot be combined with --PMPGuide={spec!r}")
             edges = opts.edge_blocks
+            dump = chroma_oracle_dump(chroma_model)
+            wants_model = opts.chroma_level > 0 and dump is None
+            chroma_path = modelzoo.resolve_chroma_model(model, chroma_model) if wants_model else None
             source: object = predictor.ModelPredictor(
-                modelzoo.resolve_model(model), threads=opts.threads, edge_blocks=edges
+                modelzoo.resolve_model(model),
+                threads=opts.threads,
+                edge_blocks=edges,
+                chroma_path=chroma_path,
             )
+            if dump is not None:
+                # The chroma ceiling at the model's luma decisions: the anchor's chroma partition.
+                source = predictor.ChromaFrom(source, predictor.oracle_source(dump, states=False))
         elif not arg:
             raise ConfigError(f"--PMPGuide={spec!r}: give a file, e.g. --PMPGuide={name}:FILE")
         else:
@@ -124,6 +143,8 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
             edge_blocks=edges,
             qt_threshold=opts.qt_threshold,
             chroma_luma=opts.chroma_luma,
+            chroma_level=opts.chroma_level,
+            chroma_threshold=opts.chroma_threshold,
         )
         return guide  # type: ignore[no-any-return]
     if not spec:

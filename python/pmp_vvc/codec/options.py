@@ -13,14 +13,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pmp_vvc.errors import ConfigError
+from pmp_vvc.errors import ConfigError, InputError
 
-__all__ = ["MAP_GUIDE_SOURCES", "PATH_OPTIONS", "MapGuideOptions", "absolute_paths", "option_value"]
+__all__ = [
+    "CHROMA_MAP_SOURCES",
+    "MAP_GUIDE_SOURCES",
+    "PATH_OPTIONS",
+    "MapGuideOptions",
+    "absolute_paths",
+    "check_chroma_guide_format",
+    "chroma_oracle_dump",
+    "option_value",
+]
 
 #: ``--PMPGuide=NAME:FILE`` sources whose argument is a file (map guide fed by stored or oracle maps).
 MAP_GUIDE_SOURCES = ("oracle", "oracle-partition", "replay")
-#: Options whose value is (or, for ``--PMPGuide``, may end in) a file path.
-PATH_OPTIONS = ("PMPModel", "PMPGuide", "PMPDumpPartition")
+#: ``--PMPChromaModel=NAME:DUMP`` sources of chroma maps other than a model (the anchor's chroma partition).
+CHROMA_MAP_SOURCES = ("oracle", "oracle-partition")
+#: Options whose value is (or, for ``--PMPGuide``/``--PMPChromaModel``, may end in) a file path.
+PATH_OPTIONS = ("PMPModel", "PMPChromaModel", "PMPGuide", "PMPDumpPartition")
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,8 @@ class MapGuideOptions:
     threshold: float = 0.0  # --PMPThreshold: 0 hard maps, else the probability a node's modes must reach
     qt_threshold: float = -1.0  # --PMPQtThreshold: at nodes where QT is legal; negative: threshold
     chroma_luma: int = 0  # --PMPChromaLuma: k > 0 limits the chroma tree by the luma tree; 0 off
+    chroma_level: int = 0  # --PMPChromaLevel: chroma maps rule the chroma tree at 1..3; 0 VTM's search
+    chroma_threshold: float = -1.0  # --PMPChromaThreshold: the chroma tree's; negative: threshold
     edge_blocks: bool = True  # --PMPEdgeBlocks: the model rules in blocks crossing the picture edge
     threads: int = 1  # --PMPThreads: onnxruntime intra-op threads
 
@@ -42,6 +55,12 @@ class MapGuideOptions:
         if self.qt_threshold > 1.0:
             raise ConfigError(
                 f"--PMPQtThreshold must be <= 1 (negative: --PMPThreshold), got {self.qt_threshold}"
+            )
+        if self.chroma_level not in (0, 1, 2, 3):
+            raise ConfigError(f"--PMPChromaLevel must be 0 (off), 1, 2 or 3, got {self.chroma_level}")
+        if self.chroma_threshold > 1.0:
+            raise ConfigError(
+                f"--PMPChromaThreshold must be <= 1 (negative: --PMPThreshold), got {self.chroma_threshold}"
             )
         if self.chroma_luma < 0:
             raise ConfigError(f"--PMPChromaLuma must be 0 (off) or positive, got {self.chroma_luma}")
@@ -61,8 +80,31 @@ class MapGuideOptions:
             threshold=float(_number(options, "PMPThreshold", d.threshold, float)),
             qt_threshold=float(_number(options, "PMPQtThreshold", d.qt_threshold, float)),
             chroma_luma=int(_number(options, "PMPChromaLuma", d.chroma_luma, int)),
+            chroma_level=int(_number(options, "PMPChromaLevel", d.chroma_level, int)),
+            chroma_threshold=float(_number(options, "PMPChromaThreshold", d.chroma_threshold, float)),
             edge_blocks=bool(_number(options, "PMPEdgeBlocks", int(d.edge_blocks), int)),
             threads=int(_number(options, "PMPThreads", d.threads, int)),
+        )
+
+
+def chroma_oracle_dump(spec: str) -> str | None:
+    """Return the dump of a ``--PMPChromaModel=oracle:DUMP`` value (chroma maps of a dump); None: a model."""
+    source, colon, arg = spec.partition(":")
+    return arg if source in CHROMA_MAP_SOURCES and colon and arg else None
+
+
+def check_chroma_guide_format(values: Mapping[str, str], input_chroma_format: str) -> None:
+    """InputError unless the chroma guide (``--PMPChromaLevel`` > 0) codes 4:2:0 pictures.
+
+    ``values``: the merged encoder options; the coded format is ``ChromaFormatIDC`` (0 or unset: the input's).
+    """
+    level = MapGuideOptions.parse(values).chroma_level
+    coded = (values.get("ChromaFormatIDC") or "0").split()[0]
+    coded = input_chroma_format if coded == "0" else coded
+    if level > 0 and coded != "420":
+        raise InputError(
+            f"--PMPChromaLevel={level} (the chroma guide) needs 4:2:0 pictures, the encode codes {coded}; "
+            "use --PMPChromaLevel=0"
         )
 
 
@@ -117,6 +159,12 @@ def absolute_paths(options: Sequence[str], base: str | Path | None = None) -> tu
         value = given
         if name == "PMPModel" and not is_model_name(given):
             value = _absolute(given, root)
+        elif name == "PMPChromaModel":
+            dump = chroma_oracle_dump(given)
+            if dump is not None:
+                value = f"{given.partition(':')[0]}:{_absolute(dump, root)}"
+            elif not is_model_name(given):
+                value = _absolute(given, root)
         elif name == "PMPGuide":
             source, colon, arg = given.partition(":")
             if source in MAP_GUIDE_SOURCES and colon:

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pmp_vvc.codec.options import check_chroma_guide_format
 from pmp_vvc.errors import ConfigError, InputError
 
 __all__ = [
@@ -331,7 +332,9 @@ def check_encoder_args(args: Sequence[str]) -> EncoderArgs:
     if merged.input_file is None or any(a in ("--help", "-h") for a in args):
         return merged
     where = "cfg InputFile" if merged.input_from_cfg else "InputFile"
-    read_source(merged.values, merged.input_file, "encoder options").check_file(where)
+    source = read_source(merged.values, merged.input_file, "encoder options")
+    source.check_file(where)
+    check_chroma_guide_format(merged.values, source.chroma_format)
     return merged
 
 

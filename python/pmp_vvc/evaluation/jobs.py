@@ -85,11 +85,27 @@ def _model_option(options: Sequence[str]) -> tuple[int, int, str] | None:
 def model_sha256(options: Sequence[str]) -> str | None:
     """sha256 of the model named by ``--PMPModel`` in ``options`` (a file, a shipped model or ``default``).
 
+    With the chroma guide on (``--PMPChromaLevel`` > 0), the chroma model's sha256 follows after a ``+``.
+
     Raises:
         ModelError: the model is neither a file nor a shipped model, or a shipped model is corrupt.
     """
+    from pmp_vvc.codec.options import MapGuideOptions, chroma_oracle_dump
+    from pmp_vvc.codec.vtmcfg import parse_option_args
+    from pmp_vvc.modelzoo import resolve_chroma_model
+
     found = _model_option(options)
-    return None if found is None else file_sha256(resolve_model(found[2]))
+    if found is None:
+        return None
+    digest = file_sha256(resolve_model(found[2]))
+    chroma = option_value(options, "PMPChromaModel")
+    spec = chroma[2] if chroma else ""
+    if (
+        MapGuideOptions.parse(parse_option_args(options)).chroma_level > 0
+        and chroma_oracle_dump(spec) is None
+    ):
+        digest += "+" + file_sha256(resolve_chroma_model(found[2], spec))
+    return digest
 
 
 def resolve_model_option(options: Sequence[str]) -> tuple[str, ...]:

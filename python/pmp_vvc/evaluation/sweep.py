@@ -126,13 +126,27 @@ def check_test_options(options: Sequence[str], what: str = "--test") -> None:
 
 
 def check_models(options: Sequence[str]) -> None:
-    """Load the model ``--PMPModel`` names (if any) and check its interface; ModelError if it fails."""
-    from pmp_vvc.modelio import check_model
-    from pmp_vvc.modelzoo import resolve_model
+    """Load the models the options name and check their interfaces; ModelError (or ConfigError) if it fails.
+
+    The model of ``--PMPModel`` (if any), and with ``--PMPChromaLevel`` > 0 the chroma model it runs
+    (``--PMPChromaModel`` or the luma model's companion).
+    """
+    from pmp_vvc.codec.options import MapGuideOptions, chroma_oracle_dump
+    from pmp_vvc.codec.vtmcfg import parse_option_args
+    from pmp_vvc.modelio import CHROMA, check_model
+    from pmp_vvc.modelzoo import resolve_chroma_model, resolve_model
 
     found = option_value(options, "PMPModel")
-    if found is not None:
-        check_model(resolve_model(found[2]))
+    if found is None:
+        return
+    check_model(resolve_model(found[2]))
+    chroma = option_value(options, "PMPChromaModel")
+    spec = chroma[2] if chroma else ""
+    if (
+        MapGuideOptions.parse(parse_option_args(options)).chroma_level > 0
+        and chroma_oracle_dump(spec) is None
+    ):
+        check_model(resolve_chroma_model(found[2], spec), CHROMA)
 
 
 def plan_sweep(spec: SweepSpec, base: str | Path | None = None) -> SweepPlan:

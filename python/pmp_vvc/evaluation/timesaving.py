@@ -96,6 +96,7 @@ class TimeSummary:
     rdc_reduction_total: float | None
     t_anchor: float
     t_test: float
+    rdc_reduction_chroma: float | None = None
 
 
 def summarize(
@@ -108,11 +109,12 @@ def summarize(
     qps = sorted(set(t_anchor) & set(t_test))
     ta = [t_anchor[q] for q in qps]
     tt = [t_test[q] for q in qps]
-    luma = total = None
+    luma = chroma = total = None
     if counters_anchor is not None and counters_test is not None and qps:
         ca = [counters_anchor.get(q, ()) for q in qps]
         ct = [counters_test.get(q, ()) for q in qps]
         luma = rd_check_reduction(ca, ct, "luma")
+        chroma = rd_check_reduction(ca, ct, "chroma")
         total = rd_check_reduction(ca, ct)
     return TimeSummary(
         ts_per_qp={q: time_saving(a, t) for q, a, t in zip(qps, ta, tt, strict=True)},
@@ -122,4 +124,5 @@ def summarize(
         rdc_reduction_total=total,
         t_anchor=sum(ta),
         t_test=sum(tt),
+        rdc_reduction_chroma=chroma,
     )
