@@ -44,6 +44,7 @@ def _all_nodes() -> NodeTable:
         np.zeros((k, 6), bool),
         np.zeros((k, 6), bool),
         np.ones(k, np.float32),
+        np.ones(k, np.float32),
         np.zeros((k, 6), np.float32),
     )
 
@@ -84,6 +85,7 @@ def test_node_loss_prefers_acceptable_modes_and_reaches_the_maps() -> None:
         acceptable,
         np.ones((2, 6), bool),
         np.array([1.0, 0.25], np.float32),
+        np.ones(2, np.float32),
         np.zeros((2, 6), np.float32),
     )
     loss = node_loss((qt, mtt, direction), nodes)
@@ -149,6 +151,7 @@ def test_cost_samples_subset_and_join(tmp_path: Path) -> None:
         np.eye(3, 6, dtype=bool),
         np.ones((3, 6), bool),
         np.arange(3, dtype=np.float32),
+        np.ones(3, np.float32),
         np.zeros((3, 6), np.float32),
     )
     cs = CostSamples(base, nodes)
@@ -159,3 +162,56 @@ def test_cost_samples_subset_and_join(tmp_path: Path) -> None:
     assert len(joined) == 9 and joined.nodes.sample.tolist() == [0, 2, 2, 6, 8, 8]
     batch = joined.node_batch(np.array([8, 0]))
     assert batch.sample.tolist() == [0, 0, 1] and batch.weight.tolist() == [1.0, 2.0, 0.0]
+
+
+def _cost_samples(n: int) -> CostSamples:
+    """``n`` one-block pictures whose anchor split the 64x64 node by BT_V (TT_V as good) at QP 32."""
+    from pmp_vvc.learning.compact import quantise_costs
+    from pmp_vvc.learning.labels import Samples
+
+    rng = np.random.default_rng(5)
+    costs = np.full((6, 6), np.inf)
+    costs[1] = [110.0, 120.0, 105.0, 100.0, 130.0, 100.5]
+    best, codes = quantise_costs(costs)
+    unit = UnitLabels(
+        np.array([[64, 64]], np.int32),
+        np.array([1, 3, 0, 0, 1, 0], np.uint8),
+        np.array([6], np.int32),
+        best,
+        codes,
+    )
+    base = Samples(
+        rng.integers(16, 235, (n, 68, 68)).astype(np.uint16),
+        8,
+        np.full(n, 32, np.int16),
+        np.zeros((n, 8, 8), np.int8),
+        np.zeros((n, 3, 16, 16), np.int8),
+        np.zeros((n, 3, 16, 16), np.int8),
+        np.array([f"batch000/x{i}" for i in range(n)]),
+    )
+    table = node_table(unit)
+    return CostSamples.join([CostSamples(base.subset(np.array([i])), table) for i in range(n)])
+
+
+@pytest.mark.encoder
+def test_fine_tune_the_shipped_model_with_the_node_loss(tmp_path: Path) -> None:
+    from pmp_vvc import modelzoo
+    from pmp_vvc.learning.onnxweights import load_onnx_model
+    from pmp_vvc.learning.train import TrainConfig, train
+
+    init = load_onnx_model(modelzoo.resolve_model("default"))  # checks itself against onnxruntime
+    data = _cost_samples(4)
+    cfg = TrainConfig(rho=init.cfg.rho, epochs=1, batch_size=2, warmup_steps=1, node_weight=1.0, ema=0.0)
+    metrics = train(cfg, data, data, tmp_path / "run", model_cfg=init.cfg, init=init)
+    assert (
+        metrics["loss_node"] > 0
+        and 0.0 <= metrics["node_hit_t0.9"] <= 1.0
+        and metrics["cost_nodes_t0.9"] == 4
+    )
+    assert metrics["loss"] > metrics["loss_qt"] + metrics["loss_mtt"] + metrics["loss_direction"]
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx")
+    from pmp_vvc.errors import ModelError
+
+    with pytest.raises(ModelError, match="not a pmp-export ONNX"):
+        load_onnx_model(bad)

@@ -61,6 +61,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --target chroma: the model sees Cb and Cr only, not the co-located luma",
     )
     p.add_argument(
+        "--node-loss",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="luma: add the node-level loss on the guide's mode probabilities, from the RD-cost labels of "
+        "the shards that have them, with this weight (default 0: maps only)",
+    )
+    p.add_argument(
+        "--node-margin",
+        type=float,
+        default=0.01,
+        help="with --node-loss: modes within this relative RD cost of a node's best count as right "
+        "(default 0.01)",
+    )
+    p.add_argument(
+        "--init",
+        help="start from the weights of this model (a pmp-export ONNX file or a registered model name, "
+        "e.g. default): fine-tuning; its configuration is the run's",
+    )
+    p.add_argument(
         "--run-dir",
         type=Path,
         help="run folder (default: <cache>/runs/rho<rho>-seed<seed>, chroma-rho<rho>-seed<seed> for chroma)",
@@ -106,8 +126,21 @@ class SampleKind:
     concat: Callable[[list[Any]], Any]
 
 
-def sample_kind(target: str) -> SampleKind:
-    """Return the sample readers of ``target`` (``luma`` or ``chroma``)."""
+def sample_kind(target: str, node_margin: float | None = None) -> SampleKind:
+    """Return the sample readers of ``target`` (``luma`` or ``chroma``).
+
+    With ``node_margin`` (luma), samples carry the node targets of their RD-cost labels, where they have
+    them (:class:`pmp_vvc.learning.nodes.CostSamples`).
+    """
+    if node_margin is not None and target == "luma":
+        from pmp_vvc.learning.labels import starter_samples
+        from pmp_vvc.learning.nodes import CostSamples, NodeTable, load_cost_shard
+
+        return SampleKind(
+            lambda root: CostSamples(starter_samples(root), NodeTable.empty()),
+            lambda path: load_cost_shard(path, node_margin),
+            CostSamples.join,
+        )
     if target == "chroma":
         from pmp_vvc.learning.chroma import chroma_shard, concat_chroma, starter_chroma_samples
 
@@ -204,8 +237,8 @@ def evaluate_checkpoints(
     paths: Sequence[Path], train_set: MapSamples, val_set: MapSamples, rho: float | None
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Accuracy tables of checkpoints (named by their run folder) and of the per-QP constant baseline."""
-    from pmp_vvc.learning.evaluate import accuracy_table, constant_baseline
-    from pmp_vvc.learning.train import load_model, predict
+    from pmp_vvc.learning.evaluate import accuracy_table, constant_baseline, one_hot_maps
+    from pmp_vvc.learning.train import argmax_maps, load_model, predict_probabilities
 
     true = val_set.maps()
     tables = {}
@@ -213,11 +246,27 @@ def evaluate_checkpoints(
         name = path.parent.name if len(paths) > 1 else "model"
         if name in tables:
             name = str(path)
-        pred = predict(load_model(path, rho=rho), val_set)
-        tables[name] = accuracy_table(pred, true, val_set.qp, val_set.chroma)
+        probs = predict_probabilities(load_model(path, rho=rho), val_set)
+        tables[name] = accuracy_table(argmax_maps(probs), true, val_set.qp, val_set.chroma)
+        tables[name]["all"].update(_node_metrics(val_set, probs))
     base = constant_baseline(train_set.qp, train_set.maps(), val_set.qp)
     tables["constant_per_qp"] = accuracy_table(base, true, val_set.qp, val_set.chroma)
+    tables["constant_per_qp"]["all"].update(_node_metrics(val_set, one_hot_maps(base)))
     return tables
+
+
+def _node_metrics(val_set: MapSamples, probs: dict[str, Any]) -> dict[str, float]:
+    """Score the guide's node decisions against the RD costs (L2, thresholds 0.9 and 0.7), if any."""
+    from pmp_vvc.learning.nodeeval import node_decision_metrics
+    from pmp_vvc.learning.nodes import CostSamples
+
+    if not isinstance(val_set, CostSamples) or not len(val_set.nodes):
+        return {}
+    maps = (probs["qt"], probs["mtt"], probs["direction"])
+    out = {}
+    for t in (0.9, 0.7):
+        out.update({f"{k}_t{t}": v for k, v in node_decision_metrics(maps, val_set.nodes, 2, t).items()})
+    return out
 
 
 def _print_table(tables: dict[str, dict[str, dict[str, float]]]) -> None:
@@ -226,6 +275,23 @@ def _print_table(tables: dict[str, dict[str, dict[str, float]]]) -> None:
     for name, table in tables.items():
         for key, row in table.items():
             print(f"| {name} | {key} | " + " | ".join(f"{row[c]:.3f}" for c in _COLS) + " |")
+    node_cols = [
+        c for c in next(iter(tables.values()))["all"] if c.startswith(("node_hit", "skip_cost", "tested_"))
+    ]
+    if node_cols:
+        print("\nNode decisions of the map guide (L2) against the anchor's RD costs:\n")
+        print("| predictor | " + " | ".join(node_cols) + " |")
+        print("|---|" + "---|" * len(node_cols))
+        for name, table in tables.items():
+            print(f"| {name} | " + " | ".join(f"{table['all'][c]:.4f}" for c in node_cols) + " |")
+
+
+def _initial_model(name: str) -> Any:
+    """Load the network to fine-tune: a pmp-export ONNX file, or the file of a registered model name."""
+    from pmp_vvc import modelzoo
+    from pmp_vvc.learning.onnxweights import load_onnx_model
+
+    return load_onnx_model(modelzoo.resolve_model(name))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -245,8 +311,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     val_batches = [b for b in args.val_batches.split(",") if b]
     if args.no_luma_input and args.target != "chroma":
         raise ConfigError("--no-luma-input needs --target chroma")
+    if args.node_loss < 0 or not 0 <= args.node_margin < 1:
+        raise ConfigError("--node-loss must be >= 0 and --node-margin in [0, 1)")
+    if (args.node_loss or args.init) and args.target != "luma":
+        raise ConfigError("--node-loss and --init are for the luma model")
+    node_margin = args.node_margin if args.node_loss > 0 or args.evaluate is not None else None
     if args.evaluate is not None:
-        kind = sample_kind(checkpoints_target(args.evaluate))
+        kind = sample_kind(checkpoints_target(args.evaluate), node_margin)
         train_part, val_part = train_and_validation(
             kind.starter(args.labels), val_batches, args.val_dataset, kind
         )
@@ -264,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        kind = sample_kind(args.target)
+        kind = sample_kind(args.target, node_margin)
         train_set, val_set = train_and_validation(
             kind.starter(args.labels), val_batches, args.val_dataset, kind
         )
@@ -273,10 +344,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         data: MapSamples | Callable[[int], MapSamples] = train_set
         if args.dataset:
             data = GrowingSet(train_set, args.dataset, run_dir / "epoch_shards.json", kind)
+        init = _initial_model(args.init) if args.init else None
         model_cfg = (
             ChromaConfig(rho=args.rho, luma_input=not args.no_luma_input)
             if args.target == "chroma"
-            else ModelConfig(rho=args.rho)
+            else (init.cfg if init is not None else ModelConfig(rho=args.rho))
         )
         cfg = TrainConfig(
             rho=args.rho,
@@ -287,6 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             checkpoint_minutes=args.checkpoint_minutes,
             max_steps=args.max_steps,
             ema=args.ema,
+            node_weight=args.node_loss,
+            node_margin=args.node_margin,
         )
         info = {
             "target": args.target,
@@ -295,11 +369,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "datasets": [str(d) for d in args.dataset],
             "val_batches": val_batches,
             "val_dataset": str(args.val_dataset or ""),
+            "init": str(args.init or ""),
             "train_samples": len(train_set),
             "val_samples": len(val_set),
         }
         logger.info("run %s: %d train / %d val samples, %s", run_dir, len(train_set), len(val_set), cfg)
-        metrics = train(cfg, data, val_set, run_dir, model_cfg=model_cfg, info=info)
+        metrics = train(cfg, data, val_set, run_dir, model_cfg=model_cfg, info=info, init=init)
         logger.info("done: %s", json.dumps(metrics))
     finally:
         logger.removeHandler(handler)

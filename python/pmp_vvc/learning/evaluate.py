@@ -111,6 +111,14 @@ def constant_baseline(
     return pred
 
 
+def one_hot_maps(pred: dict[str, I8]) -> dict[str, npt.NDArray[np.float32]]:
+    """Probability maps that put all mass on the given classes (a class map as a predictor's output)."""
+    classes = {"qt": 4, "mtt": 3, "direction": 3}
+    return {
+        k: np.moveaxis(np.eye(classes[k], dtype=np.float32)[np.maximum(v, 0)], -1, 1) for k, v in pred.items()
+    }
+
+
 def accuracy_table(
     pred: dict[str, I8], true: dict[str, I8], qp: npt.NDArray[np.integer], chroma: bool = False
 ) -> dict[str, dict[str, float]]:

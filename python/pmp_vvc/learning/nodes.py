@@ -63,6 +63,7 @@ class NodeTable:
     acceptable: npt.NDArray[np.bool_]  # (K, 6) modes within the margin of the best
     tested: npt.NDArray[np.bool_]  # (K, 6) modes the anchor tested
     weight: npt.NDArray[np.float32]  # (K,) cost of skipping every acceptable mode, per block cost
+    scale: npt.NDArray[np.float32]  # (K,) the node's best cost per its block's best cost
     excess: npt.NDArray[np.float32]  # (K, 6) relative cost excess over the node's best (inf: untested)
 
     def __len__(self) -> int:
@@ -87,7 +88,12 @@ class NodeTable:
         geometry = self.geometry[rows].copy()
         geometry[:, 0] = new_sample
         return NodeTable(
-            geometry, self.acceptable[rows], self.tested[rows], self.weight[rows], self.excess[rows]
+            geometry,
+            self.acceptable[rows],
+            self.tested[rows],
+            self.weight[rows],
+            self.scale[rows],
+            self.excess[rows],
         )
 
     @staticmethod
@@ -98,6 +104,7 @@ class NodeTable:
             np.zeros((0, len(_COLUMNS)), np.int64),
             np.zeros((0, modes), bool),
             np.zeros((0, modes), bool),
+            np.zeros(0, np.float32),
             np.zeros(0, np.float32),
             np.zeros((0, modes), np.float32),
         )
@@ -112,6 +119,7 @@ class NodeTable:
             np.concatenate([t.acceptable for t in tables]),
             np.concatenate([t.tested for t in tables]),
             np.concatenate([t.weight for t in tables]),
+            np.concatenate([t.scale for t in tables]),
             np.concatenate([t.excess for t in tables]),
         )
 
@@ -139,11 +147,12 @@ def node_table(unit: UnitLabels, margin: float = DEFAULT_MARGIN) -> NodeTable:
         acceptable = tested & (excess <= margin)
         other = np.where(tested & ~acceptable, excess, np.inf).min(axis=1)
         keep &= np.isfinite(other) & np.isfinite(block_cost[block])
-        weight = np.minimum(best * other / block_cost[block], 1.0)
+        scale = best / block_cost[block]
+        weight = np.minimum(scale * other, 1.0)
         geometry = np.stack([first_sample + block, x % BLOCK_SIZE, y % BLOCK_SIZE, w, h, qt - 1, mt], axis=1)[
             keep
         ]
-        parts.append((geometry, acceptable[keep], tested[keep], weight[keep], excess[keep]))
+        parts.append((geometry, acceptable[keep], tested[keep], weight[keep], scale[keep], excess[keep]))
         first_sample += blocks_x * -(-tree.height // BLOCK_SIZE)
     geometry = np.concatenate([p[0] for p in parts]).astype(np.int64)
     order = np.argsort(geometry[:, 0], kind="stable")
@@ -153,6 +162,7 @@ def node_table(unit: UnitLabels, margin: float = DEFAULT_MARGIN) -> NodeTable:
         np.concatenate([p[2] for p in parts])[order],
         np.concatenate([p[3] for p in parts]).astype(np.float32)[order],
         np.concatenate([p[4] for p in parts]).astype(np.float32)[order],
+        np.concatenate([p[5] for p in parts]).astype(np.float32)[order],
     )
 
 
@@ -206,7 +216,11 @@ class CostSamples:
 
 
 def load_cost_shard(path: str | Path, margin: float = DEFAULT_MARGIN) -> CostSamples:
-    """Load a shard's samples with the node targets of its RD-cost labels (InputError if it has none)."""
+    """Load a shard's samples with the node targets of its RD-cost labels (none if it has no such labels)."""
     samples = load_shard(path)
+    with np.load(path, allow_pickle=False) as z:
+        has_costs = all(f in z.files for f in UNIT_FIELDS)
+    if not has_costs:
+        return CostSamples(samples, NodeTable.empty())
     unit = UnitLabels.from_arrays(load_extra(path, UNIT_FIELDS), str(path))
     return CostSamples(samples, node_table(unit, margin))

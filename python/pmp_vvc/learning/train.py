@@ -31,6 +31,8 @@ from pmp_vvc.errors import ConfigError, ModelError
 from pmp_vvc.files import atomic_path
 from pmp_vvc.learning.evaluate import all_accuracies
 from pmp_vvc.learning.model import TARGET_CONFIGS, ChromaConfig, MapNet, ModelConfig, build_model
+from pmp_vvc.learning.nodeloss import node_loss
+from pmp_vvc.learning.nodes import CostSamples
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "pmp-vvc-partitionnet-1"
@@ -52,6 +54,9 @@ class TrainConfig:
     max_steps: int | None = None
     ema: float = 0.999
     clip: float = 1.0
+    node_weight: float = 0.0  # weight of the node-level loss (learning.nodeloss) on samples with RD costs
+    node_margin: float = 0.01  # modes within this relative RD cost of a node's best are acceptable
+    node_weight_power: float = 0.5  # a node weighs (cost of skipping its acceptable modes) ** power
 
 
 class MapSamples(Protocol):
@@ -113,20 +118,39 @@ def map_losses(
 
 
 @torch.no_grad()
-def predict(model: MapNet, samples: MapSamples, batch_size: int = 256) -> dict[str, npt.NDArray[np.int8]]:
-    """Argmax class maps of the model (eval mode) for every sample."""
+def predict_probabilities(
+    model: MapNet, samples: MapSamples, batch_size: int = 256
+) -> dict[str, npt.NDArray[np.float32]]:
+    """Class probabilities of the maps (softmax of the logits; eval mode) for every sample."""
     model.eval()
-    parts: dict[str, list[npt.NDArray[np.int8]]] = {"qt": [], "mtt": [], "direction": []}
+    parts: dict[str, list[npt.NDArray[np.float32]]] = {"qt": [], "mtt": [], "direction": []}
     for start in range(0, len(samples), batch_size):
         idx = np.arange(start, min(start + batch_size, len(samples)))
         for name, out in zip(parts, model(*_batch(samples, idx)[0]), strict=True):
-            parts[name].append(out.argmax(dim=1).numpy().astype(np.int8))
+            parts[name].append(out.softmax(dim=1).numpy())
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
+def argmax_maps(probs: dict[str, npt.NDArray[np.float32]]) -> dict[str, npt.NDArray[np.int8]]:
+    """Class maps (argmax over the class axis) of probability maps."""
+    return {k: v.argmax(axis=1).astype(np.int8) for k, v in probs.items()}
+
+
+def predict(model: MapNet, samples: MapSamples, batch_size: int = 256) -> dict[str, npt.NDArray[np.int8]]:
+    """Argmax class maps of the model (eval mode) for every sample."""
+    return argmax_maps(predict_probabilities(model, samples, batch_size))
+
+
 @torch.no_grad()
-def evaluate(model: MapNet, samples: MapSamples, batch_size: int = 256) -> dict[str, float]:
-    """Compute validation losses (eval mode, fixed top-K sparsity) and map / decision accuracies."""
+def evaluate(
+    model: MapNet, samples: MapSamples, batch_size: int = 256, node_weight: float = 0.0
+) -> dict[str, float]:
+    """Compute validation losses (eval mode, fixed top-K sparsity) and map / decision accuracies.
+
+    Samples with RD-cost labels add the node loss (in ``loss`` with weight ``node_weight``) and the
+    guide's node decisions against the costs (:func:`pmp_vvc.learning.nodeeval.node_decision_metrics`,
+    at L2 with threshold 0.9 and 0.7).
+    """
     model.eval()
     sums: dict[str, float] = {"qt": 0.0, "mtt": 0.0, "direction": 0.0}
     for start in range(0, len(samples), batch_size):
@@ -137,7 +161,8 @@ def evaluate(model: MapNet, samples: MapSamples, batch_size: int = 256) -> dict[
     out = {f"loss_{k}": v / len(samples) for k, v in sums.items()}
     out["loss"] = sum(out.values())
     true = samples.maps()
-    pred = predict(model, samples, batch_size)
+    probs = predict_probabilities(model, samples, batch_size)
+    pred = argmax_maps(probs)
     out.update(all_accuracies(pred, true, samples.chroma))
     for qp in np.unique(samples.qp).tolist():
         sel = samples.qp == qp
@@ -145,6 +170,18 @@ def evaluate(model: MapNet, samples: MapSamples, batch_size: int = 256) -> dict[
             {k: v[sel] for k, v in pred.items()}, {k: v[sel] for k, v in true.items()}, samples.chroma
         )
         out.update({f"qp{qp}_{k}": acc[k] for k in ("qt16", "split", "split_type", "split_recall")})
+    if isinstance(samples, CostSamples) and len(samples.nodes):
+        from pmp_vvc.learning.nodeeval import node_decision_metrics
+
+        logits = tuple(
+            torch.log(torch.from_numpy(probs[k]).clamp(min=1e-12)) for k in ("qt", "mtt", "direction")
+        )
+        out["loss_node"] = float(node_loss(logits, samples.nodes))
+        out["loss"] += node_weight * out["loss_node"]
+        maps = (probs["qt"], probs["mtt"], probs["direction"])
+        for t in (0.9, 0.7):
+            metrics = node_decision_metrics(maps, samples.nodes, level=2, threshold=t)
+            out.update({f"{k}_t{t}": v for k, v in metrics.items()})
     return out
 
 
@@ -215,6 +252,7 @@ def train(
     run_dir: str | Path,
     model_cfg: ModelConfig | None = None,
     info: dict[str, Any] | None = None,
+    init: MapNet | None = None,
 ) -> dict[str, float]:
     """Train (or resume) a run in ``run_dir``; return the validation metrics of the last epoch.
 
@@ -223,7 +261,9 @@ def train(
     epoch's size, and resuming is exact as long as the function returns the same samples for an epoch.
     Validation and the saved ``best.pt`` use an exponential moving average of the weights (``cfg.ema``;
     0 disables it); ``last.pt`` holds both. ``model_cfg`` picks the network (a ``ChromaConfig``: the chroma
-    model, whose samples must be chroma samples).
+    model, whose samples must be chroma samples). ``init``: a network of that configuration whose weights
+    a new run starts from (fine-tuning). Samples with RD-cost labels (:class:`CostSamples`) add the
+    node-level loss with weight ``cfg.node_weight``.
     """
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
@@ -234,6 +274,10 @@ def train(
         raise ConfigError("the samples' tree (luma/chroma) is not the model configuration's")
     torch.manual_seed(cfg.seed)
     model = build_model(mcfg)
+    if init is not None:
+        if type(init) is not type(model) or init.cfg.to_dict() != mcfg.to_dict():
+            raise ConfigError("the initial network's configuration is not the run's")
+        model.load_state_dict(init.state_dict())
     ema = copy.deepcopy(model)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
@@ -294,7 +338,12 @@ def train(
                 group["lr"] = _lr(cfg, step, total)
             idx = order[step_in_epoch * cfg.batch_size : (step_in_epoch + 1) * cfg.batch_size]
             inputs, targets = _batch(data, idx)
-            losses = map_losses(model(*inputs), *targets)
+            outs = model(*inputs)
+            losses = map_losses(outs, *targets)
+            if cfg.node_weight > 0 and isinstance(data, CostSamples):
+                losses["node"] = cfg.node_weight * node_loss(
+                    outs, data.node_batch(idx), cfg.node_weight_power
+                )
             loss = sum(losses.values()) + cfg.ratio_weight * model.ratio_loss()
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
@@ -313,7 +362,7 @@ def train(
             "train_loss": run_loss / max(1, steps_per_epoch),
             "train_samples": float(len(data)),
             "epoch_seconds": time.monotonic() - t0,
-            **evaluate(ema if cfg.ema > 0 else model, val_set),
+            **evaluate(ema if cfg.ema > 0 else model, val_set, node_weight=cfg.node_weight),
         }
         with open(run / "metrics.jsonl", "a") as out:
             out.write(json.dumps(metrics) + "\n")
