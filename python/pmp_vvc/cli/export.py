@@ -55,10 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pmp_vvc.cli.train import sample_kind
     from pmp_vvc.errors import ConfigError
     from pmp_vvc.learning.evaluate import accuracy_table
-    from pmp_vvc.learning.export import export_onnx, latency, open_export, parity, run_export
+    from pmp_vvc.learning.export import export_onnx, latency, open_export, parity
     from pmp_vvc.learning.flops import count_macs
     from pmp_vvc.learning.model import count_parameters
     from pmp_vvc.learning.train import checkpoint_target, load_checkpoint, load_model
+    from pmp_vvc.modelio import run_session
 
     torch.set_num_threads(1)
     try:
@@ -100,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["parity"] = parity(model, sess, *(a[:256] for a in inputs))
         pred: dict[str, list[Any]] = {"qt": [], "mtt": [], "direction": []}
         for start in range(0, len(val), 256):
-            outs = run_export(sess, *(a[start : start + 256] for a in inputs))
+            outs = run_session(sess, *(a[start : start + 256] for a in inputs))
             for name, logits in zip(pred, outs.values(), strict=True):
                 pred[name].append(logits.argmax(axis=1).astype(np.int8))
         guess = {k: np.concatenate(v) for k, v in pred.items()}

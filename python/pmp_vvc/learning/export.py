@@ -1,8 +1,8 @@
 """ONNX export of the partition-map networks, its checks, and onnxruntime timing.
 
-The ONNX graph follows the contract of :mod:`pmp_vvc.modelio`: for the luma model inputs ``luma`` and
-``qp`` and outputs ``qt``, ``mtt``, ``direction``; for the chroma model inputs :data:`CHROMA_INPUTS` and
-outputs :data:`CHROMA_OUTPUTS`; logits, a dynamic batch axis, the pruning ratio fixed
+The ONNX graph follows the contract of :mod:`pmp_vvc.modelio`: :data:`~pmp_vvc.modelio.LUMA` (inputs
+``luma``, ``qp``; outputs ``qt``, ``mtt``, ``direction``) or :data:`~pmp_vvc.modelio.CHROMA` (also ``cb``,
+``cr``; outputs ``qt_c``, ``mtt_c``, ``direction_c``); logits, a dynamic batch axis, the pruning ratio fixed
 (TopK/Gather/ScatterElements with static sizes). Torch is imported only by :func:`export_onnx` and
 :func:`parity`; :func:`open_export` and :func:`latency` need only onnxruntime.
 """
@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pmp_vvc.errors import ModelError
-from pmp_vvc.modelio import CHROMA_INPUTS, CHROMA_OUTPUTS, open_session
+from pmp_vvc.modelio import CHROMA, LUMA, open_session, run_session
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -63,32 +63,8 @@ def export_onnx(
 
 
 def open_export(path: str | Path, target: str) -> ort.InferenceSession:
-    """Open an exported model of ``target`` (luma, chroma) after checking its inputs and outputs."""
-    if target == "luma":
-        return open_session(path, threads=1)
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads, opts.inter_op_num_threads = 1, 1
-    try:
-        sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-    except Exception as err:  # onnxruntime raises its own exception types
-        raise ModelError(f"cannot load ONNX model {path}: {str(err).strip().splitlines()[0]}") from None
-    got_in = [i.name for i in sess.get_inputs()]
-    got_out = [o.name for o in sess.get_outputs()]
-    if got_in != list(CHROMA_INPUTS) or got_out != list(CHROMA_OUTPUTS):
-        raise ModelError(f"{path}: inputs {got_in} / outputs {got_out} are not the chroma model's")
-    return sess
-
-
-def run_export(sess: ort.InferenceSession, *inputs: npt.NDArray[Any]) -> dict[str, npt.NDArray[np.float32]]:
-    """Run an exported model on inputs in its input order; return its named logits."""
-    names = [i.name for i in sess.get_inputs()]
-    feed = {
-        n: a.astype(np.float32).reshape(-1) if n == "qp" else a for n, a in zip(names, inputs, strict=True)
-    }
-    outputs = [o.name for o in sess.get_outputs()]
-    return dict(zip(outputs, sess.run(outputs, feed), strict=True))
+    """Open an exported model of ``target`` (luma, chroma) after checking it against its contract."""
+    return open_session(path, threads=1, contract=CHROMA if target == "chroma" else LUMA)
 
 
 def parity(model: MapNet, sess: ort.InferenceSession, *inputs: npt.NDArray[np.float32]) -> dict[str, float]:
@@ -97,7 +73,7 @@ def parity(model: MapNet, sess: ort.InferenceSession, *inputs: npt.NDArray[np.fl
 
     with torch.no_grad():
         ref = model.eval()(*(torch.from_numpy(a.astype(np.float32)) for a in inputs))
-    got = run_export(sess, *inputs)
+    got = run_session(sess, *inputs)
     out: dict[str, float] = {}
     for name, r in zip(model.OUTPUT_NAMES, ref, strict=True):
         r_np = r.numpy()
@@ -113,10 +89,10 @@ def latency(sess: ort.InferenceSession, batch: int, repeats: int = 20, seed: int
         np.full(batch, 32.0, np.float32) if i.name == "qp" else rng.random((batch, *i.shape[1:]), np.float32)
         for i in sess.get_inputs()
     ]
-    run_export(sess, *inputs)
+    run_session(sess, *inputs)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        run_export(sess, *inputs)
+        run_session(sess, *inputs)
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
