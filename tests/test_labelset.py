@@ -17,24 +17,27 @@ from test_dataset import _leaf_cus, _one_photo_two_shards
 
 
 def _random_splits(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    """A random tree (no QT after an MTT split): walk it once with random splits, keep the splits taken."""
+    """A random tree (no QT below an MTT split): walk it once with random splits, keep the splits taken."""
+    from pmp_vvc.codec.partition import children
     from pmp_vvc.learning import finaltree
+
+    below_mtt: set[tuple[int, ...]] = set()
 
     def split_of(chroma: int, x: int, y: int, w: int, h: int, depth: int) -> int:
         if w > 64 or h > 64:
             return 1
+        mtt = (chroma, x, y, w, h, depth) in below_mtt
         options = [0] + [
             s
-            for s, ok in (
-                (1, w == h and w > 8 and 128 >> depth == w),
-                (2, h > 8),
-                (3, w > 8),
-                (4, h > 16),
-                (5, w > 16),
-            )
+            for s, ok in ((1, w == h and w > 8 and not mtt), (2, h > 8), (3, w > 8), (4, h > 16), (5, w > 16))
             if ok
         ]
-        return int(rng.choice(options))
+        split = int(rng.choice(options))
+        if split > 1 or mtt:
+            below_mtt.update(
+                (chroma, cx, cy, cw, ch, depth + 1) for cx, cy, cw, ch, _ in children(x, y, w, h, split)
+            )
+        return split
 
     return np.array([row[-1] for row in finaltree._walk(width, height, split_of)], dtype=np.uint8)
 
@@ -118,3 +121,35 @@ def test_shards_carry_costs_and_a_packed_set_materialises_the_same_shards(tmp_pa
         labelset.materialise(packed, tmp_path / "third", data_root=tmp_path)
     with pytest.raises(InputError, match="not under"):
         labelset.materialise(packed, tmp_path / "fourth", data_root=tmp_path / "nowhere")
+
+
+def _bench_module(name: str):  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        name, Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_transpose_check_scores_an_exact_transpose_as_one_and_others_lower() -> None:
+    check = _bench_module("transpose_check")
+    rng = np.random.default_rng(4)
+    tree = tree_from_splits(_random_splits(rng, 128, 128), 128, 128)
+    cus = tree.cus.copy()
+    cus[:, [2, 3, 4, 5]] = cus[:, [3, 2, 5, 4]]
+    series = cus[:, 9].copy()
+    cus[:, 9] = 0
+    for level in range(8):
+        split = (series >> (5 * level)) & 31
+        cus[:, 9] |= np.vectorize(lambda s: check.SWAP.get(int(s), int(s)))(split) << (5 * level)
+    assert check.compare(tree, tree_from_cus(cus, 128, 128)) == {
+        "cu_area": 1.0,
+        "node_split": 1.0,
+        "qt_cells": 1.0,
+    }
+    other = tree_from_splits(_random_splits(rng, 128, 128), 128, 128)
+    assert all(v < 1.0 for v in check.compare(tree, other).values())

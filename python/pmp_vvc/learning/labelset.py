@@ -70,10 +70,9 @@ def pack(dataset_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
     """
     src, out = Path(dataset_dir), Path(out_dir)
     plan = DatasetPlan.from_json(_read_json(src / "plan.json"))
-    groups = plan.groups
     units, sha = [], {}
     (out / "units").mkdir(parents=True, exist_ok=True)
-    for group, crops in enumerate(groups):
+    for group in range(len(plan.groups)):
         for qp in plan.qps:
             npz = shard_path(src, group, qp)
             if not (npz.is_file() and npz.with_suffix(".json").is_file()):
@@ -89,15 +88,15 @@ def pack(dataset_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
                 }
             )
             units[-1]["group"] = group
-            for c in crops:
-                if c.source.path not in sha:
-                    sha[c.source.path] = _sha256(c.source.path)
     if not units:
         raise InputError(f"{src} has no finished shards to pack")
+    for c in plan.crops:
+        if c.source.path not in sha:
+            sha[c.source.path] = _sha256(c.source.path)
     manifest = {
         "format": FORMAT,
         "version": VERSION,
-        "plan": {**plan.to_json(), "crops": [_crop_entry(c, sha.get(c.source.path)) for c in plan.crops]},
+        "plan": {**plan.to_json(), "crops": [_crop_entry(c, sha[c.source.path]) for c in plan.crops]},
         "units": units,
         "blocks": sum(u["blocks"] for u in units),
         "cpu_seconds": round(sum(u["cpu_seconds"] for u in units), 1),
@@ -106,7 +105,7 @@ def pack(dataset_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def _crop_entry(crop: Crop, sha256: str | None) -> dict[str, Any]:
+def _crop_entry(crop: Crop, sha256: str) -> dict[str, Any]:
     return {
         "source": {"kind": crop.source.kind, "name": crop.source.name, "frame": crop.source.frame},
         "sha256": sha256,
@@ -148,23 +147,26 @@ def materialise(
         raise InputError(f"{folder}: not a {FORMAT} v{VERSION} label set")
     entries = manifest["plan"]["crops"]
     crops = tuple(_resolve(e, root) for e in entries)
+    settings = manifest["plan"]
+    plan = DatasetPlan(
+        crops, tuple(settings["qps"]), int(settings["group_size"]), tuple(settings["encoder_args"])
+    )
+    groups = plan.groups
+    units = manifest["units"]
+    used = {c for u in units for c in groups[int(u["group"])]}  # only these sources are read
     checked: dict[str, str] = {}
     for crop, entry in zip(crops, entries, strict=True):
         path = crop.source.path
+        if crop not in used:
+            continue
         if path not in checked:
             if not Path(path).is_file():
                 raise InputError(f"source {crop.source.name} of the label set is not under {root}")
             checked[path] = _sha256(path)
         if checked[path] != entry["sha256"]:
             raise InputError(f"source {path} differs from the one the labels were made from (sha256)")
-    settings = manifest["plan"]
-    plan = DatasetPlan(
-        crops, tuple(settings["qps"]), int(settings["group_size"]), tuple(settings["encoder_args"])
-    )
     (out / "shards").mkdir(parents=True, exist_ok=True)
     check_plan(out, plan)
-    groups = plan.groups
-    units = manifest["units"]
     for done, record in enumerate(units, start=1):
         group, qp = int(record["group"]), int(record["qp"])
         npz = shard_path(out, group, qp)
