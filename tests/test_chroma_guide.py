@@ -320,3 +320,21 @@ def test_chroma_guide_needs_420(clip128: Clip, tmp_path: Path, coded: str) -> No
     with pytest.raises(InputError, match=f"needs 4:2:0 pictures, the encode codes {coded}"):
         pmp_vvc.encode(args)
     assert not out.exists()
+
+
+def test_chroma_model_option_paths_and_key(chroma_model: Path, tmp_path: Path) -> None:
+    from pmp_vvc.codec.options import absolute_paths
+    from pmp_vvc.evaluation.jobs import model_sha256
+    from pmp_vvc.files import file_sha256
+
+    got = absolute_paths(["--PMPChromaModel=oracle:d/x_QP{qp}.dump", "--PMPChromaModel", "c.onnx"], tmp_path)
+    assert got == (
+        f"--PMPChromaModel=oracle:{tmp_path}/d/x_QP{{qp}}.dump",
+        f"--PMPChromaModel={tmp_path}/c.onnx",
+    )
+    luma = [f"--PMPModel={MODEL}"]
+    chroma = [*luma, f"--PMPChromaModel={chroma_model}"]
+    assert model_sha256(chroma) == model_sha256(luma) == file_sha256(MODEL)  # chroma level 0: not used
+    both = model_sha256([*chroma, "--PMPChromaLevel=2"])
+    assert both == f"{file_sha256(MODEL)}+{file_sha256(chroma_model)}"
+    assert model_sha256([*luma, "--PMPChromaLevel=2", "--PMPChromaModel=oracle:x.dump"]) == file_sha256(MODEL)
