@@ -22,6 +22,7 @@ from pmp_vvc.codec.partition import cus_to_maps
 from pmp_vvc.errors import InputError
 from pmp_vvc.learning.labels import (
     QPS,
+    OnSamples,
     Samples,
     concat,
     load_shard,
@@ -37,7 +38,7 @@ Index = npt.NDArray[np.int64] | slice
 
 
 @dataclass(frozen=True)
-class ChromaSamples:
+class ChromaSamples(OnSamples):
     """Chroma-tree samples: ``base`` holds the luma inputs, QP and provenance; the rest is chroma."""
 
     base: Samples
@@ -62,19 +63,6 @@ class ChromaSamples:
                 raise InputError(
                     f"chroma field {name} has shape {getattr(self, name).shape}, expected {shape}"
                 )
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    @property
-    def qp(self) -> npt.NDArray[np.int16]:
-        """Slice QP of each sample."""
-        return self.base.qp
-
-    @property
-    def source(self) -> npt.NDArray[np.str_]:
-        """Provenance of each sample (as the luma samples')."""
-        return self.base.source
 
     def subset(self, index: Index) -> ChromaSamples:
         """Return the samples selected by ``index``."""

@@ -79,6 +79,25 @@ class Samples:
         return {"qt": self.qt[index], "mtt": self.mtt[index], "direction": self.direction[index]}
 
 
+class OnSamples:
+    """Base of sample sets built on luma samples (their ``base``): length, QPs and provenance are theirs."""
+
+    base: Samples
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    @property
+    def qp(self) -> npt.NDArray[np.int16]:
+        """Slice QP of each sample."""
+        return self.base.qp
+
+    @property
+    def source(self) -> npt.NDArray[np.str_]:
+        """Provenance of each sample."""
+        return self.base.source
+
+
 def normalise(luma: npt.NDArray[np.integer], bit_depth: int) -> npt.NDArray[np.float32]:
     """Scale integer samples to [0, 1] by their bit depth."""
     return (luma.astype(np.float32) / np.float32((1 << bit_depth) - 1)).astype(np.float32)

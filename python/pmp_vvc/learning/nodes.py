@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from pmp_vvc.codec.partition import BLOCK_SIZE, NODE_MODES
 from pmp_vvc.learning.compact import UNIT_FIELDS, UnitLabels
-from pmp_vvc.learning.labels import Samples, concat, load_extra, load_shard
+from pmp_vvc.learning.labels import OnSamples, Samples, concat, load_extra, load_shard
 
 __all__ = ["DEFAULT_MARGIN", "CostSamples", "NodeTable", "legal_modes", "load_cost_shard", "node_table"]
 
@@ -167,26 +167,13 @@ def node_table(unit: UnitLabels, margin: float = DEFAULT_MARGIN) -> NodeTable:
 
 
 @dataclass(frozen=True)
-class CostSamples:
+class CostSamples(OnSamples):
     """Luma samples with the node targets of those that have RD-cost labels (the others: maps only)."""
 
     base: Samples
     nodes: NodeTable
 
     chroma = False
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    @property
-    def qp(self) -> npt.NDArray[np.int16]:
-        """Slice QP per sample."""
-        return self.base.qp
-
-    @property
-    def source(self) -> npt.NDArray[np.str_]:
-        """Provenance per sample."""
-        return self.base.source
 
     def subset(self, index: npt.NDArray[np.int64]) -> CostSamples:
         """Return the samples at ``index`` with their nodes."""
