@@ -295,6 +295,7 @@ def point_row(
 
     seqs = []
     infer, cpu_test, cpu_anchor = 0.0, 0.0, 0.0
+    chroma_checks, all_checks = 0, 0  # of the test encodes
     for cfg in seq_cfgs:
         plan = point_plan(point, cfg, args)
         done = plan.done()
@@ -302,6 +303,9 @@ def point_row(
         seqs.extend(s for s in summary.sequences if s.bd is not None and s.time is not None)
         for pair in plan.pairs:
             a, t = done.get(pair.anchor.key), done.get(pair.test.key)
+            if t is not None:
+                chroma_checks += sum(c.total for c in t.counters if c.channel == "chroma")
+                all_checks += sum(c.total for c in t.counters)
             if a is not None and t is not None and t.guide is not None:
                 infer += t.guide.cpu_time
                 cpu_test += t.cpu_time
@@ -327,6 +331,7 @@ def point_row(
         "rdc_luma": time("rdc_reduction_luma"),
         "rdc_chroma": time("rdc_reduction_chroma"),
         "rdc_all": time("rdc_reduction_total"),
+        "chroma_share": chroma_checks / all_checks if all_checks else math.nan,
         "infer_test": infer / cpu_test if cpu_test else math.nan,
         "infer_anchor": infer / cpu_anchor if cpu_anchor else math.nan,
         **point_agreement(point, seq_cfgs, args),
@@ -356,6 +361,7 @@ def write_report(
         "rdc_luma",
         "rdc_chroma",
         "rdc_all",
+        "chroma_share",
         "infer_test",
         "infer_anchor",
     )
@@ -371,6 +377,7 @@ def write_report(
         "RD checks -luma",
         "RD checks -chroma",
         "RD checks -all",
+        "chroma share of RD checks",
         "inference / test time",
         "inference / anchor time",
     )
