@@ -78,6 +78,15 @@ MODELS: dict[str, ModelEntry] = {
             sha256="bd183510c1dcffa6161017582b716847fc104cdb8efe6a06685dd6b689c9d932",
             rho=0.5,
             description="v3 QP-conditioned sparse window transformer, epoch 10 (best validation loss)",
+            chroma="pmp-chroma-rho0.5",
+        ),
+        ModelEntry(
+            name="pmp-chroma-rho0.5",
+            file="pmp-chroma-rho0.5.onnx",
+            sha256="5f0715fe4970ea1ec82cedeca1f5cedb31070cb03b7259b8b40a3fb06c62097c",
+            rho=0.5,
+            description="chroma-tree model (Cb, Cr, pooled luma), v1 epoch 20 (best validation loss)",
+            tree="chroma",
         ),
     )
 }
