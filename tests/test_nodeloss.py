@@ -215,3 +215,17 @@ def test_fine_tune_the_shipped_model_with_the_node_loss(tmp_path: Path) -> None:
 
     with pytest.raises(ModelError, match="not a pmp-export ONNX"):
         load_onnx_model(bad)
+
+
+@pytest.mark.encoder
+def test_evaluate_an_exported_model_on_cost_labels() -> None:
+    from pmp_vvc import modelzoo
+    from pmp_vvc.cli.train import evaluate_checkpoints
+
+    data = _cost_samples(3)
+    tables = evaluate_checkpoints([modelzoo.resolve_model("default")], data, data, None)
+    assert set(tables) == {"model", "constant_per_qp"}
+    for name in tables:
+        row = tables[name]["all"]
+        assert 0 <= row["split"] <= 1 and 0 <= row["node_hit_t0.9"] <= 1 and row["cost_nodes_t0.9"] == 3
+        assert row["skip_cost_t0.7"] >= 0 and 0 <= row["tested_skipped_t0.7"] <= 1

@@ -101,9 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         nargs="+",
         metavar="CHECKPOINT",
-        help="do not train: print accuracies (all and per QP) of checkpoints and of the per-QP "
-        "constant baseline on the validation batches; rows are named by each checkpoint's "
-        "run folder",
+        help="do not train: print accuracies (all and per QP) of checkpoints (or exported luma .onnx "
+        "models) and of the per-QP constant baseline on the validation batches; rows are named by "
+        "each checkpoint's run folder",
     )
     p.add_argument("--eval-rho", type=float, help="with --evaluate: run the model at this keep ratio")
     p.add_argument("--report", type=Path, help="with --evaluate: also write the figures as JSON here")
@@ -227,7 +227,7 @@ def checkpoints_target(paths: Sequence[Path]) -> str:
     from pmp_vvc.errors import ConfigError
     from pmp_vvc.learning.train import checkpoint_target, load_checkpoint
 
-    targets = {checkpoint_target(load_checkpoint(p)) for p in paths}
+    targets = {"luma" if p.suffix == ".onnx" else checkpoint_target(load_checkpoint(p)) for p in paths}
     if len(targets) != 1:
         raise ConfigError(f"checkpoints of luma and chroma models cannot share a table: {sorted(targets)}")
     return targets.pop()
@@ -238,15 +238,17 @@ def evaluate_checkpoints(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Accuracy tables of checkpoints (named by their run folder) and of the per-QP constant baseline."""
     from pmp_vvc.learning.evaluate import accuracy_table, constant_baseline, one_hot_maps
+    from pmp_vvc.learning.onnxweights import load_onnx_model
     from pmp_vvc.learning.train import argmax_maps, load_model, predict_probabilities
 
     true = val_set.maps()
     tables = {}
     for path in paths:
-        name = path.parent.name if len(paths) > 1 else "model"
+        name = (path.stem if path.suffix == ".onnx" else path.parent.name) if len(paths) > 1 else "model"
         if name in tables:
             name = str(path)
-        probs = predict_probabilities(load_model(path, rho=rho), val_set)
+        model = load_onnx_model(path) if path.suffix == ".onnx" else load_model(path, rho=rho)
+        probs = predict_probabilities(model, val_set)
         tables[name] = accuracy_table(argmax_maps(probs), true, val_set.qp, val_set.chroma)
         tables[name]["all"].update(_node_metrics(val_set, probs))
     base = constant_baseline(train_set.qp, train_set.maps(), val_set.qp)
