@@ -13,7 +13,7 @@ pytest.importorskip("onnx")
 from conftest import shared_data  # noqa: E402
 from pmp_vvc.cli import export as cli_export  # noqa: E402
 from pmp_vvc.cli import train as cli_train  # noqa: E402
-from pmp_vvc.codec.partition import SPLIT_BT_H, SPLIT_BT_V, SPLIT_QT, SPLIT_TT_H, maps_to_splits  # noqa: E402
+from pmp_vvc.codec.partition import SPLIT_BT_H, SPLIT_BT_V, SPLIT_QT, SPLIT_TT_H, SPLIT_TT_V, maps_to_splits  # noqa: E402
 from pmp_vvc.errors import ConfigError  # noqa: E402
 from pmp_vvc.learning.chroma import starter_chroma_samples  # noqa: E402
 from pmp_vvc.learning.evaluate import block_maps, decision_accuracies  # noqa: E402
@@ -79,9 +79,11 @@ def test_chroma_legality_in_the_implied_tree():
     qt = np.zeros((n, 8, 8), np.int8)
     inc = np.zeros((n, 3, 16, 16), np.int8)
     direction = np.zeros((n, 3, 16, 16), np.int8)
-    inc[:, 0], direction[:, 0] = 2, 1  # layer 1: TT_H everywhere
-    for chroma, root_split in ((False, SPLIT_TT_H), (True, SPLIT_BT_H)):  # no TT at the chroma 64x64 root
-        assert maps_to_splits(block_maps(qt, inc, direction, chroma), 0)[0].split == root_split
+    inc[:, :2], direction[:, 0], direction[:, 1] = 2, 1, 2  # layer 1 TT_H, layer 2 TT_V everywhere
+    for chroma, root_split, second in ((False, SPLIT_TT_H, SPLIT_TT_V), (True, SPLIT_BT_H, SPLIT_BT_V)):
+        nodes = maps_to_splits(block_maps(qt, inc, direction, chroma), 0)
+        assert nodes[0].split == root_split  # chroma: no TT at the 64x64 root ...
+        assert nodes[1].split == second and nodes[1].w == 64  # ... nor of a 64-wide node
     qt[:] = 3  # QT down to 8x8, then BT_V everywhere: a 4-wide child is luma-only (chroma: 2 samples wide)
     inc[:, 0], direction[:, 0] = 1, 2
     for chroma, count in ((False, 64), (True, 0)):

@@ -433,12 +433,11 @@ class _Decoder:
         qw, qh = (w, h // 4) if horizontal else (w // 4, h)
         quarter = self._region(self.inc[layer], MTT_CELL, x, y, qw, qh)
         q = quarter[quarter >= 0]
-        root = w == h == BLOCK_SIZE
         if (
             q.size
             and np.count_nonzero(q >= 2) * 2 > q.size
             and self._legal(qw, qh)
-            and not (self.maps.chroma and root)
+            and not (self.maps.chroma and max(w, h) == BLOCK_SIZE)  # VTM's chroma tree: no TT of a 64 side
         ):
             return SPLIT_TT_H if horizontal else SPLIT_TT_V
         if self._legal(*((w, h // 2) if horizontal else (w // 2, h))):
@@ -513,9 +512,9 @@ def maps_to_splits(maps: PartitionMaps, block: int) -> list[SplitNode]:
     valid cells (ties: none, then horizontal) splits it when it is not "none" (true maps are uniform over
     a node, so this only matters for predicted, noisy maps),
     TT when most cells of its first quarter have increment 2, BT otherwise, where the tree allows the
-    children (luma: sides >= 4; chroma: >= 8 luma samples wide, >= 64 in area, no TT at the 64x64
-    root). A node crossing the picture edge that the maps leave unsplit gets VTM's implicit split; nodes
-    wholly outside the picture are skipped.
+    children (luma: sides >= 4; chroma: >= 8 luma samples wide, >= 64 in area, and no TT of a node with a
+    side of 64 luma samples, the 64x64 root included). A node crossing the picture edge that the maps
+    leave unsplit gets VTM's implicit split; nodes wholly outside the picture are skipped.
     """
     return _decode(maps, block).nodes
 
