@@ -43,15 +43,8 @@ DEFAULT_MODEL = ROOT / "models" / "pmp-vit-rho0.5.onnx"
 THRESHOLDS = {2: (0.5, 0.6, 0.7, 0.8, 0.9), 3: (0.6, 0.7, 0.8, 0.9)}
 MTT2 = "--MaxMTTHierarchyDepthISliceL=2"
 MTT2_THRESHOLDS = {1: (0.7, 0.8, 0.9), 2: (0.6, 0.7, 0.8, 0.9)}
-# The chroma tree, searched in full by the points above: VTM's shallower chroma MTT, or the guide's rule that
-# tests a chroma node's splits only where a luma CU is smaller than 1/k of it.
-CHROMA = {
-    "cmtt2": "--MaxMTTHierarchyDepthISliceC=2",
-    "cmtt1": "--MaxMTTHierarchyDepthISliceC=1",
-    "cl2": "--PMPChromaLuma=2",
-    "cl4": "--PMPChromaLuma=4",
-}
-CHROMA |= {f"cmtt2-{cl}": f"{CHROMA['cmtt2']} {CHROMA[cl]}" for cl in ("cl2", "cl4")}
+# The chroma tree, searched in full by the points above: VTM's shallower chroma MTT.
+CHROMA = {"cmtt2": "--MaxMTTHierarchyDepthISliceC=2", "cmtt1": "--MaxMTTHierarchyDepthISliceC=1"}
 CHROMA_THRESHOLDS = (0.8, 0.9)
 # The chroma guide (chroma maps ruling the chroma tree at level k): the chroma model with the chroma threshold
 # (+cgK-tT; +cgK: the luma threshold), or the anchor's chroma partition (+coK: the chroma ceiling).

@@ -11,7 +11,7 @@ import pytest
 
 import pmp_vvc
 from conftest import Clip, md5
-from pmp_vvc.codec.partition import cus_to_maps, maps_to_splits, read_dump, sort_cus
+from pmp_vvc.codec.partition import cus_to_maps, read_dump, sort_cus
 
 pytestmark = pytest.mark.encoder
 predictor = pytest.importorskip("pmp_vvc.predictor")
@@ -91,37 +91,6 @@ def test_oracle_rules_edge_blocks_too(clip_odd: Clip, tmp_path: Path) -> None:
     assert maps.truncated.any()
     assert want == got
     assert oracle.luma.total < 0.2 * stats.luma.total
-
-
-def test_chroma_follows_luma(clip128: Clip, anchor: Anchor, tmp_path: Path) -> None:
-    """--PMPChromaLuma=1: no chroma node inside one luma CU is split; fewer chroma checks; decodes."""
-    stats, anchor_dump = anchor
-    out, rec, dump = tmp_path / "c.bin", tmp_path / "c.yuv", tmp_path / "c.dump"
-    ruled = pmp_vvc.encode(
-        clip128.args(
-            QP,
-            out,
-            "-o",
-            str(rec),
-            f"--PMPGuide=oracle:{anchor_dump}",
-            "--PMPLevel=3",
-            "--PMPChromaLuma=1",
-            f"--PMPDumpPartition={dump}",
-        )
-    )
-    assert ruled.chroma.total < 0.95 * stats.chroma.total
-    assert ruled.luma.total < 0.1 * stats.luma.total
-    split_inside = 0
-    for pic in read_dump(dump):
-        luma = pic.cus[pic.cus[:, 1] == 0]
-        maps = cus_to_maps(pic.cus[pic.cus[:, 1] == 1], pic.width, pic.height, chroma=True)
-        x, y, w, h = luma[:, 2], luma[:, 3], luma[:, 4], luma[:, 5]
-        for block in range(len(maps.origins)):
-            for n in maps_to_splits(maps, block):
-                inside = (x <= n.x) & (y <= n.y) & (x + w >= n.x + n.w) & (y + h >= n.y + n.h)
-                split_inside += bool(n.split) and bool(inside.any())
-    assert split_inside == 0
-    assert decodes_to(out, rec, tmp_path)
 
 
 def test_oracle_levels_trade_checks_for_freedom(clip128: Clip, anchor: Anchor, tmp_path: Path) -> None:

@@ -155,28 +155,6 @@ def test_chroma_and_edge_blocks_get_no_decision() -> None:
     assert vf(MapGuide(level=3).decide(cu(0, 0, 64, 64, 1))) == (0, 0)  # no maps at all
 
 
-@pytest.mark.parametrize("ratio", [1, 2, 4])
-def test_chroma_splits_only_where_luma_is_finer(ratio: int) -> None:
-    qt, inc, dirs = hard_maps()
-    on = MapGuide(level=3, chroma_luma=ratio)
-    on.set_maps(64, 64, one_hot(qt, 4), one_hot(inc, 3), one_hot(dirs, 3))
-    assert on.chroma_luma == ratio and MapGuide().chroma_luma == 0
-    node = cu(0, 0, 32, 32, 2, chroma=True)
-    for luma_area, vetoed in (
-        (32 * 32, True),
-        (32 * 32 // ratio, True),
-        (32 * 32 // ratio - 1, False),
-        (0, False),
-    ):  # 0: the luma tree is unknown
-        node.luma_min_area = luma_area
-        assert vf(on.decide(node)) == ((ALL & ~NS, 0) if vetoed else (0, 0))  # the non-split is left to VTM
-    node.luma_min_area = 32 * 32
-    assert vf(guide_with(qt, inc, dirs).decide(node)) == (0, 0)  # off
-    assert vf(MapGuide(chroma_luma=ratio).decide(node)) == (ALL & ~NS, 0)  # needs no maps
-    with pytest.raises(Exception, match="chroma"):
-        MapGuide(chroma_luma=-1)
-
-
 def test_edge_blocks_on_request() -> None:
     qt, inc, dirs = hard_maps(blocks=4)
     qt[:] = 1

@@ -10,7 +10,13 @@ from pmp_vvc.errors import ConfigError
 
 def test_defaults_are_those_of_the_encoder_help() -> None:
     assert MapGuideOptions.parse({}) == MapGuideOptions(
-        level=2, threshold=0.0, qt_threshold=-1.0, chroma_luma=0, edge_blocks=True, threads=1
+        level=2,
+        threshold=0.0,
+        qt_threshold=-1.0,
+        chroma_level=0,
+        chroma_threshold=-1.0,
+        edge_blocks=True,
+        threads=1,
     )
     # the encoder hands over every option, empty when not given
     assert MapGuideOptions.parse({"PMPLevel": "", "PMPThreshold": ""}) == MapGuideOptions()
@@ -25,7 +31,6 @@ def test_defaults_are_those_of_the_encoder_help() -> None:
         ({"PMPLevel": "two"}, "not a valid int"),
         ({"PMPThreshold": "1.5"}, "--PMPThreshold must be in"),
         ({"PMPQtThreshold": "2"}, "--PMPQtThreshold must be <= 1"),
-        ({"PMPChromaLuma": "-1"}, "--PMPChromaLuma must be 0"),
         ({"PMPThreads": "0"}, "--PMPThreads must be >= 1"),
     ],
 )

@@ -5,8 +5,10 @@
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <memory>
+#include <tuple>
 
 namespace py = pybind11;
 using namespace pmp;
@@ -69,6 +71,7 @@ void setTreeMapsFromObject(MapGuide& g, bool chroma, int width, int height, cons
 }
 
 using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using LimitsTuple = std::tuple<int, int, int, int>;   // max_bt, max_tt, max_mtt_depth, min_qt
 
 // Rows x, y, w, h, split series, relatedValid, bestISPIntraMode, ispPredModeVal bits, bestDCT2NonISPCost,
 // bestNonDCT2Cost, costBudget: the intra-search state of each luma node visit of a replayed encode.
@@ -164,33 +167,27 @@ void registerMapGuide(py::module_& m)
     "(qt (B,4,8,8), mtt (B,3,3,16,16), direction (B,3,3,16,16) class probabilities, blocks in raster order) "
     "and search_states (pmp_vvc.predictor.PictureMaps); None: maps come from set_maps.")
     .def(py::init([](py::object source, int level, double threshold, bool edgeBlocks, double qtThreshold,
-                     int chromaLuma, int chromaLevel, double chromaThreshold) {
+                     int chromaLevel, double chromaThreshold) {
            auto g = std::make_shared<MapGuide>(wrapSource(std::move(source)), level, threshold, edgeBlocks);
            g->setQtThreshold(qtThreshold);
-           g->setChromaLuma(chromaLuma);
            g->setChromaRules(chromaLevel, chromaThreshold);
            return g;
          }),
          py::arg("source") = py::none(), py::arg("level") = 2, py::arg("threshold") = 0.0,
-         py::arg("edge_blocks") = false, py::arg("qt_threshold") = -1.0, py::arg("chroma_luma") = 0,
-         py::arg("chroma_level") = 0, py::arg("chroma_threshold") = -1.0,
+         py::arg("edge_blocks") = false, py::arg("qt_threshold") = -1.0, py::arg("chroma_level") = 0,
+         py::arg("chroma_threshold") = -1.0,
          "qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold). "
-         "chroma_luma k > 0: a chroma-tree node's splits are tested only where a luma CU is smaller than 1/k "
-         "of it (0: off; only with chroma_level 0). chroma_level 1..3: the chroma maps rule the chroma tree's "
-         "QT and MTT layers 1..k with chroma_threshold (negative: threshold); 0: VTM's chroma search.")
+         "chroma_level 1..3: the chroma maps rule the chroma tree's QT and MTT layers 1..k with "
+         "chroma_threshold (negative: threshold); 0: VTM's chroma search.")
     .def("set_maps", &setMapsFromArrays, py::arg("width"), py::arg("height"), py::arg("qt"), py::arg("mtt"),
          py::arg("direction"), "Set the maps of a width x height picture (probabilities, copied).")
     .def("set_chroma_maps", &setChromaMapsFromArrays, py::arg("width"), py::arg("height"), py::arg("qt"),
          py::arg("mtt"), py::arg("direction"), "Set the chroma tree's maps (the same layouts, luma cell units).")
     .def(
       "set_limits",
-      [](MapGuide& g, py::tuple luma, py::tuple chroma) {
-        const auto limits = [](py::tuple t) {
-          if (t.size() != 4)
-          {
-            throw py::value_error("map guide: limits are (max_bt, max_tt, max_mtt_depth, min_qt)");
-          }
-          return TreeLimits{ t[0].cast<int>(), t[1].cast<int>(), t[2].cast<int>(), t[3].cast<int>() };
+      [](MapGuide& g, const LimitsTuple& luma, const LimitsTuple& chroma) {
+        const auto limits = [](const LimitsTuple& t) {
+          return TreeLimits{ std::get<0>(t), std::get<1>(t), std::get<2>(t), std::get<3>(t) };
         };
         g.setLimits(limits(luma), limits(chroma));
       },
@@ -237,7 +234,6 @@ void registerMapGuide(py::module_& m)
     .def_property_readonly("threshold", &MapGuide::threshold)
     .def_property_readonly("qt_threshold", &MapGuide::qtThreshold)
     .def_property_readonly("edge_blocks", &MapGuide::edgeBlocks)
-    .def_property_readonly("chroma_luma", &MapGuide::chromaLuma)
     .def_property_readonly("chroma_level", &MapGuide::chromaLevel)
     .def_property_readonly("chroma_threshold", &MapGuide::chromaThreshold)
     .def_property_readonly("has_maps", &MapGuide::hasMaps)

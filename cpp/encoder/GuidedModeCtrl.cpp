@@ -106,28 +106,6 @@ bool insidePicture(const CompArea& y, const CodingStructure& cs)
 {
   return y.x + y.width <= cs.picture->lwidth() && y.y + y.height <= cs.picture->lheight();
 }
-
-// The area of the smallest luma CU overlapping a luma area, in the picture's structure, where compressCtu has
-// committed the CTU's luma tree before its chroma tree is searched (0 if some part has no luma CU yet).
-int smallestLumaCu(const CodingStructure& picture, const CompArea& area)
-{
-  int smallest = 0;
-  for (int y = area.y; y < area.y + int(area.height); y += 4)
-  {
-    for (int x = area.x; x < area.x + int(area.width);)
-    {
-      const CodingUnit* cu = picture.getCU(Position(x, y), ChannelType::LUMA);
-      if (cu == nullptr)
-      {
-        return 0;
-      }
-      const int cuArea = int(cu->lwidth() * cu->lheight());
-      smallest         = smallest == 0 ? cuArea : std::min(smallest, cuArea);
-      x                = cu->lx() + int(cu->lwidth());
-    }
-  }
-  return smallest;
-}
 }   // namespace
 
 void GuidedModeCtrl::initCULevel(Partitioner& partitioner, const CodingStructure& cs)
@@ -156,12 +134,7 @@ void GuidedModeCtrl::initCULevel(Partitioner& partitioner, const CodingStructure
     q.mtDepth = partitioner.currMtDepth;
     q.btDepth = partitioner.currBtDepth;
     q.splitSeries = series;
-    Guide* guide = m_session.guide();
-    if (chroma && guide->usesLumaMinArea())
-    {
-      q.lumaMinArea = smallestLumaCu(*cs.picture->cs, lumaArea);
-    }
-    guarded("guide", [&] { g.decision = guide->decide(q); });
+    guarded("guide", [&] { g.decision = m_session.guide()->decide(q); });
     g.guided = (g.decision.veto | g.decision.force) != 0;
     g.asked  = true;
     g.query  = q;

@@ -50,7 +50,6 @@ void addEncoderOptions(ProgramOptionsLite::Options& opts)
   ("PMPQtThreshold",   o.qtThreshold,   -1.0,            "pmp-vvc: the same at nodes where QT is legal (negative: PMPThreshold)")
   ("PMPThreads",       o.threads,       1,               "pmp-vvc: onnxruntime intra-op threads")
   ("PMPEdgeBlocks",    o.edgeBlocks,    true,            "pmp-vvc: the model also rules inside 64x64 blocks that cross the picture edge")
-  ("PMPChromaLuma",    o.chromaLuma,    0,               "pmp-vvc: chroma tree: test splits of a node only where a luma CU is smaller than 1/k of it (0: off)")
   ("PMPChromaLevel",   o.chromaLevel,   0,               "pmp-vvc: chroma tree (dual tree) ruled by chroma maps at level 1..3 (0: VTM's search)")
   ("PMPChromaThreshold", o.chromaThreshold, -1.0,          "pmp-vvc: the chroma tree's confidence threshold (negative: PMPThreshold)")
   ("PMPChromaModel",   o.chromaModel,   std::string(""), "pmp-vvc: ONNX chroma model (file or shipped name; default: the --PMPModel's companion)");

@@ -19,7 +19,6 @@ std::map<std::string, std::string> EncoderOptions::asStrings() const
            { "PMPQtThreshold", qtThr.str() },
            { "PMPThreads", std::to_string(threads) },
            { "PMPEdgeBlocks", edgeBlocks ? "1" : "0" },
-           { "PMPChromaLuma", std::to_string(chromaLuma) },
            { "PMPChromaLevel", std::to_string(chromaLevel) },
            { "PMPChromaThreshold", chromaThr.str() },
            { "PMPChromaModel", chromaModel } };

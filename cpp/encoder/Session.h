@@ -26,7 +26,6 @@ struct EncoderOptions
   double      qtThreshold = -1.0; // --PMPQtThreshold (negative: --PMPThreshold)
   int         threads   = 1;   // --PMPThreads
   bool        edgeBlocks = true; // --PMPEdgeBlocks
-  int         chromaLuma = 0;  // --PMPChromaLuma
   int         chromaLevel = 0; // --PMPChromaLevel (0: the chroma tree keeps VTM's search)
   double      chromaThreshold = -1.0; // --PMPChromaThreshold (negative: --PMPThreshold)
   std::string chromaModel;     // --PMPChromaModel (empty: the luma model's companion)

@@ -68,9 +68,6 @@ struct CuQuery
 {
   int  x = 0, y = 0, width = 0, height = 0;
   bool chroma  = false;   // chroma tree of a dual-tree picture
-  // Chroma-tree nodes: the area of the smallest CU of the CTU's luma tree (coded before the chroma tree) that
-  // overlaps the node; 0 when unknown or not asked for (Guide::usesLumaMinArea).
-  int  lumaMinArea = 0;
   int  qtDepth = 0;
   int  mtDepth = 0;
   int  btDepth = 0;
@@ -107,9 +104,6 @@ public:
   virtual void     beginPicture(const PictureInfo& picture) = 0;
   virtual Decision decide(const CuQuery& cu)                 = 0;
   virtual void     endCtu(int /*x*/, int /*y*/) {}
-  // Whether decide() reads CuQuery::lumaMinArea: the encoder fills it only then (a walk over the luma CUs
-  // under every chroma node).
-  virtual bool     usesLumaMinArea() const { return false; }
   // The state the node's intra search should start from (true), or VTM's own (false). A guide that replays an
   // encode gives that encode's state at the same node, so that the replay codes its CUs as that encode did.
   virtual bool     searchState(const CuQuery& /*cu*/, SearchState& /*out*/) const { return false; }

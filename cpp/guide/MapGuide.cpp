@@ -99,15 +99,6 @@ void MapGuide::setLimits(const TreeLimits& luma, const TreeLimits& chroma)
   m_chromaLimits = chroma;
 }
 
-void MapGuide::setChromaLuma(int ratio)
-{
-  if (ratio < 0)
-  {
-    throw GuideError("map guide: the chroma/luma ratio must be 0 (off) or positive, got " + std::to_string(ratio));
-  }
-  m_chromaLuma = ratio;
-}
-
 void MapGuide::beginPicture(const PictureInfo& picture)
 {
   setLimits(picture.lumaLimits, picture.chromaLimits);
@@ -424,12 +415,6 @@ bool MapGuide::candidates(const CuQuery& cu, Candidates& out) const
 
 Decision MapGuide::decide(const CuQuery& cu)
 {
-  if (cu.chroma && m_chromaLevel == 0)
-  {
-    const bool lumaAsCoarse = m_chromaLuma > 0 && cu.lumaMinArea > 0
-                              && int64_t(m_chromaLuma) * cu.lumaMinArea >= int64_t(cu.width) * cu.height;
-    return lumaAsCoarse ? Decision{ uint8_t(kAllModes & ~kNoSplit), 0 } : Decision{};
-  }
   Candidates c;
   if (!candidates(cu, c))
   {

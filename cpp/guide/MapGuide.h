@@ -49,15 +49,9 @@ public:
   // then give chroma maps (and the input be 4:2:0).
   void setChromaRules(int level, double threshold);
 
-  // Chroma tree (dual tree), ratio k > 0: the splits of a node are tested only where the coded luma tree has a
-  // CU smaller than 1/k of the node (k = 1: the chroma partition is not made finer than the luma one). 0: the
-  // chroma tree keeps VTM's search.
-  void setChromaLuma(int ratio);
-
   // Takes the picture's split limits of both trees, then the maps from the source.
   void     beginPicture(const PictureInfo& picture) override;
   Decision decide(const CuQuery& cu) override;
-  bool     usesLumaMinArea() const override { return m_chromaLuma > 0; }
   // Luma nodes of the replayed encode (an oracle's anchor): the intra-search state of each of its node visits.
   bool     searchState(const CuQuery& cu, SearchState& out) const override;
   SearchStateTable& searchStateTable() { return m_searchStates; }
@@ -81,7 +75,6 @@ public:
   int    chromaLevel() const { return m_chromaLevel; }
   double chromaThreshold() const { return m_chromaThreshold < 0.0 ? m_threshold : m_chromaThreshold; }
   bool   edgeBlocks() const { return m_edgeBlocks; }
-  int    chromaLuma() const { return m_chromaLuma; }
   int    width() const { return m_luma.width; }
   int    height() const { return m_luma.height; }
 
@@ -136,7 +129,6 @@ private:
   int               m_chromaLevel     = 0;
   double            m_chromaThreshold = -1.0;   // negative: m_threshold
   bool              m_edgeBlocks;
-  int               m_chromaLuma = 0;
   TreeLimits        m_lumaLimits;
   TreeLimits        m_chromaLimits = kChromaDefaultLimits;
   TreeMaps          m_luma, m_chroma;

@@ -159,12 +159,6 @@ class CuQuery:
     def height(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
-    def luma_min_area(self) -> int:
-        ...
-    @luma_min_area.setter
-    def luma_min_area(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
-        ...
-    @property
     def mt_depth(self) -> int:
         ...
     @mt_depth.setter
@@ -222,9 +216,9 @@ class MapGuide(Guide):
     """
     Partition-map guide (C++). source(luma, bit_depth, qp, poc, chroma) -> maps with luma and chroma (qt (B,4,8,8), mtt (B,3,3,16,16), direction (B,3,3,16,16) class probabilities, blocks in raster order) and search_states (pmp_vvc.predictor.PictureMaps); None: maps come from set_maps.
     """
-    def __init__(self, source: typing.Any = None, level: typing.SupportsInt | typing.SupportsIndex = 2, threshold: typing.SupportsFloat | typing.SupportsIndex = 0.0, edge_blocks: bool = False, qt_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0, chroma_luma: typing.SupportsInt | typing.SupportsIndex = 0, chroma_level: typing.SupportsInt | typing.SupportsIndex = 0, chroma_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0) -> None:
+    def __init__(self, source: typing.Any = None, level: typing.SupportsInt | typing.SupportsIndex = 2, threshold: typing.SupportsFloat | typing.SupportsIndex = 0.0, edge_blocks: bool = False, qt_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0, chroma_level: typing.SupportsInt | typing.SupportsIndex = 0, chroma_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0) -> None:
         """
-        qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold). chroma_luma k > 0: a chroma-tree node's splits are tested only where a luma CU is smaller than 1/k of it (0: off; only with chroma_level 0). chroma_level 1..3: the chroma maps rule the chroma tree's QT and MTT layers 1..k with chroma_threshold (negative: threshold); 0: VTM's chroma search.
+        qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold). chroma_level 1..3: the chroma maps rule the chroma tree's QT and MTT layers 1..k with chroma_threshold (negative: threshold); 0: VTM's chroma search.
         """
     def candidates(self, cu: CuQuery) -> typing.Any:
         """
@@ -244,7 +238,7 @@ class MapGuide(Guide):
         """
         Set the chroma tree's maps (the same layouts, luma cell units).
         """
-    def set_limits(self, luma: tuple, chroma: tuple) -> None:
+    def set_limits(self, luma: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], chroma: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]) -> None:
         """
         The split limits (max_bt, max_tt, max_mtt_depth, min_qt; luma samples) of each tree, which the encoder sets from the picture (defaults: the AI cfg, chroma (64, 32, 3, 8)).
         """
@@ -258,9 +252,6 @@ class MapGuide(Guide):
         """
     @property
     def chroma_level(self) -> int:
-        ...
-    @property
-    def chroma_luma(self) -> int:
         ...
     @property
     def chroma_threshold(self) -> float:
@@ -291,5 +282,5 @@ def run_encoder(args: collections.abc.Sequence[str], guide: typing.Any = None, g
     """
     Run VTM's EncoderApp with args (argv[0] first); returns its exit code. The log goes to stdout.
     """
-BUILD_ID: str = 'vtm23.13-b39a980a23d68a5e'
+BUILD_ID: str = 'vtm23.13-f1ece72621044361'
 VTM_VERSION: str = '23.13'

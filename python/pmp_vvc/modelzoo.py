@@ -114,7 +114,6 @@ _LABEL_PREFIX = {
     "--PMPThreshold": "t",
     "--MaxMTTHierarchyDepthISliceL": "mtt",
     "--MaxMTTHierarchyDepthISliceC": "cmtt",
-    "--PMPChromaLuma": "cl",
 }
 
 

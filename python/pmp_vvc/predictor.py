@@ -433,7 +433,6 @@ def map_guide(
     threshold: float = _DEFAULTS.threshold,
     edge_blocks: bool = False,
     qt_threshold: float = _DEFAULTS.qt_threshold,
-    chroma_luma: int = _DEFAULTS.chroma_luma,
     chroma_level: int = _DEFAULTS.chroma_level,
     chroma_threshold: float = _DEFAULTS.chroma_threshold,
 ) -> Any:
@@ -442,20 +441,17 @@ def map_guide(
     ``edge_blocks``: also rule inside 64x64 blocks that cross the picture edge (oracle maps are exact
     there; for the model, see :class:`ModelPredictor`). ``qt_threshold``: the threshold at the nodes where
     a QT split is legal (square nodes before any MTT split: a wrong QT decision cannot be undone below);
-    negative means ``threshold``. ``chroma_luma`` k > 0: in the chroma tree, the splits of a node are tested
-    only where the coded luma tree has a CU smaller than 1/k of the node (0: the chroma tree is left to VTM).
-    ``chroma_level`` 1..3: the source's chroma maps rule the chroma tree (QT and MTT layers 1..k) with
-    ``chroma_threshold`` (negative: ``threshold``) and the chroma tree's split limits; 0: VTM's search (or
-    the ``chroma_luma`` rule).
+    negative means ``threshold``. ``chroma_level`` 1..3: the source's chroma maps rule the chroma tree (QT
+    and MTT layers 1..k) with ``chroma_threshold`` (negative: ``threshold``) and the chroma tree's split
+    limits; 0: the chroma tree is left to VTM's search.
 
     Raises:
-        ConfigError: a level outside its range, a threshold above 1 (or below 0), or a negative chroma ratio.
+        ConfigError: a level outside its range, or a threshold above 1 (or below 0).
     """
     MapGuideOptions(
         level=level,
         threshold=threshold,
         qt_threshold=qt_threshold,
-        chroma_luma=chroma_luma,
         chroma_level=chroma_level,
         chroma_threshold=chroma_threshold,
     )
@@ -465,7 +461,6 @@ def map_guide(
         threshold=threshold,
         edge_blocks=edge_blocks,
         qt_threshold=qt_threshold,
-        chroma_luma=chroma_luma,
         chroma_level=chroma_level,
         chroma_threshold=chroma_threshold,
     )

@@ -41,7 +41,6 @@ class MapGuideOptions:
     level: int = 2  # --PMPLevel: map-controlled levels, 0..3
     threshold: float = 0.0  # --PMPThreshold: 0 hard maps, else the probability a node's modes must reach
     qt_threshold: float = -1.0  # --PMPQtThreshold: at nodes where QT is legal; negative: threshold
-    chroma_luma: int = 0  # --PMPChromaLuma: k > 0 limits the chroma tree by the luma tree; 0 off
     chroma_level: int = 0  # --PMPChromaLevel: chroma maps rule the chroma tree at 1..3; 0 VTM's search
     chroma_threshold: float = -1.0  # --PMPChromaThreshold: the chroma tree's; negative: threshold
     edge_blocks: bool = True  # --PMPEdgeBlocks: the model rules in blocks crossing the picture edge
@@ -62,8 +61,6 @@ class MapGuideOptions:
             raise ConfigError(
                 f"--PMPChromaThreshold must be <= 1 (negative: --PMPThreshold), got {self.chroma_threshold}"
             )
-        if self.chroma_luma < 0:
-            raise ConfigError(f"--PMPChromaLuma must be 0 (off) or positive, got {self.chroma_luma}")
         if self.threads < 1:
             raise ConfigError(f"--PMPThreads must be >= 1, got {self.threads}")
 
@@ -79,7 +76,6 @@ class MapGuideOptions:
             level=int(_number(options, "PMPLevel", d.level, int)),
             threshold=float(_number(options, "PMPThreshold", d.threshold, float)),
             qt_threshold=float(_number(options, "PMPQtThreshold", d.qt_threshold, float)),
-            chroma_luma=int(_number(options, "PMPChromaLuma", d.chroma_luma, int)),
             chroma_level=int(_number(options, "PMPChromaLevel", d.chroma_level, int)),
             chroma_threshold=float(_number(options, "PMPChromaThreshold", d.chroma_threshold, float)),
             edge_blocks=bool(_number(options, "PMPEdgeBlocks", int(d.edge_blocks), int)),
