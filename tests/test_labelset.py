@@ -13,7 +13,7 @@ from pmp_vvc.learning import dataset, labelset
 from pmp_vvc.learning.compact import UNIT_FIELDS, UNTESTED, UnitLabels, dequantise_costs, quantise_costs
 from pmp_vvc.learning.finaltree import tree_from_cus, tree_from_splits
 from pmp_vvc.learning.labels import load_extra
-from test_dataset import _leaf_cus, _one_photo_two_shards
+from test_dataset import SHARED, _leaf_cus, _one_photo_two_shards, _shared_or_skip
 
 
 def _random_splits(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
@@ -153,3 +153,35 @@ def test_transpose_check_scores_an_exact_transpose_as_one_and_others_lower() -> 
     }
     other = tree_from_splits(_random_splits(rng, 128, 128), 128, 128)
     assert all(v < 1.0 for v in check.compare(tree, other).values())
+
+
+COMMITTED = Path(__file__).resolve().parents[1] / "labels" / "rd-seed11"
+TRAIN = SHARED / "train"
+
+
+def test_committed_label_set_is_whole() -> None:
+    manifest = json.loads((COMMITTED / "labels.json").read_text())
+    assert manifest["format"] == labelset.FORMAT and manifest["units"]
+    blocks = 0
+    for record in manifest["units"]:
+        with np.load(COMMITTED / "units" / record["shard"]) as z:
+            unit = UnitLabels.from_arrays(dict(z), record["shard"])
+        trees = unit.trees()
+        assert len(trees) == 8 and all((t.width, t.height) == (256, 256) for t in trees)
+        blocks += 16 * len(trees)
+    assert blocks == manifest["blocks"] == sum(r["blocks"] for r in manifest["units"])
+    assert sum(p.stat().st_size for p in COMMITTED.rglob("*") if p.is_file()) < 40e6
+
+
+def test_committed_label_set_materialises(tmp_path: Path) -> None:
+    _shared_or_skip(TRAIN)
+    manifest = json.loads((COMMITTED / "labels.json").read_text())
+    one = tmp_path / "one"
+    (one / "units").mkdir(parents=True)
+    record = manifest["units"][0]
+    (one / "units" / record["shard"]).write_bytes((COMMITTED / "units" / record["shard"]).read_bytes())
+    (one / "labels.json").write_text(json.dumps({**manifest, "units": [record]}))
+    out = labelset.materialise(one, tmp_path / "ds", data_root=TRAIN)
+    assert out["blocks"] == record["blocks"] == 128
+    (shard,) = dataset.shard_paths(tmp_path / "ds")
+    assert len(UnitLabels.from_arrays(load_extra(shard, UNIT_FIELDS), str(shard)).trees()) == 8
