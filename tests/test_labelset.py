@@ -185,3 +185,36 @@ def test_committed_label_set_materialises(tmp_path: Path) -> None:
     assert out["blocks"] == record["blocks"] == 128
     (shard,) = dataset.shard_paths(tmp_path / "ds")
     assert len(UnitLabels.from_arrays(load_extra(shard, UNIT_FIELDS), str(shard)).trees()) == 8
+
+
+@pytest.mark.encoder
+def test_labels_of_a_guided_encode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--encoder-arg: the label encodes run with the model guiding the luma tree (chroma coded after it)."""
+    from pmp_vvc.cli.common import run_cli
+
+    out = tmp_path / "guided"
+    argv = _one_photo_two_shards(tmp_path, out)
+    argv.remove("32")
+    guided = [
+        "--encoder-arg=--PMPModel=default",
+        "--encoder-arg=--PMPLevel=2",
+        "--encoder-arg=--PMPThreshold=0",
+    ]
+    assert cli.main([*argv, *guided]) == 0
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["encoder_args"] == ["--PMPModel=default", "--PMPLevel=2", "--PMPThreshold=0"]
+    assert (
+        json.loads((out / "manifest.json").read_text())["shards"][0]["encoder_args"] == plan["encoder_args"]
+    )
+    # the options reach the encoder: one it does not know fails the encode (after the checks)
+    unknown = [*argv[:-1], "--out", str(tmp_path / "unknown"), "--encoder-arg=--NoSuchOption=1"]
+    assert run_cli(cli.main, unknown) != 0
+    assert "NoSuchOption" in capsys.readouterr().err
+    for bad, message in (
+        ("--encoder-arg=-q", "must not set -q"),
+        ("--encoder-arg=--PMPDumpPartition=x", "PMPDumpPartition"),
+        ("--encoder-arg=--PMPLevel=9", "PMPLevel"),
+        ("--encoder-arg=--PMPModel=/no/such.onnx", "does not exist"),
+    ):
+        assert run_cli(cli.main, [*argv[:-1], "--out", str(tmp_path / "bad"), bad]) == 2
+        assert message in capsys.readouterr().err

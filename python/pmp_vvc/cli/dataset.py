@@ -75,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CROPS_NPZ",
         help="leave out every image used by a starter-label crops.npz (e.g. held-out batches)",
     )
+    p.add_argument(
+        "--encoder-arg",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="extra EncoderApp option of every label encode, repeatable, e.g. "
+        "--encoder-arg=--PMPModel=default --encoder-arg=--PMPLevel=2: labels of a guided encode (such as "
+        "chroma trees coded after the model's luma tree); part of the plan",
+    )
     p.add_argument("--max-shards", type=int, help="stop after encoding this many new shards")
     p.add_argument(
         "--pack",
@@ -139,6 +148,20 @@ def _print_stats(out: Path) -> None:
         print(f"| {qp} | {int(row['blocks'][0])} | {f(row['qt'])} | {mtt} | {dirs} |")
 
 
+def _encoder_args(options: Sequence[str]) -> tuple[str, ...]:
+    """Check the extra label-encode options (before any encode) and make their paths absolute."""
+    from pmp_vvc.codec.options import MapGuideOptions, absolute_paths
+    from pmp_vvc.codec.vtmcfg import parse_option_args
+    from pmp_vvc.evaluation.sweep import check_models, check_test_options
+
+    check_test_options(options, "--encoder-arg")
+    if any(o.split("=", 1)[0] == "--PMPDumpPartition" for o in options):
+        raise ConfigError("--encoder-arg must not set --PMPDumpPartition (pmp-dataset sets it)")
+    MapGuideOptions.parse(parse_option_args(options))
+    check_models(options)
+    return absolute_paths(options)
+
+
 def _pack_or_materialise(args: argparse.Namespace, out: Path) -> int:
     from pmp_vvc.learning import labelset
 
@@ -193,7 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cfgs:
         found += sources.sequence_sources(cfgs, frame_step=args.frame_step)
     crops = sources.plan_crops(found, int(args.budget_mpix * 1e6), args.crop, args.seed)
-    plan = dataset.DatasetPlan(tuple(crops), dataset.qps_from(args.qp), args.group, ())
+    plan = dataset.DatasetPlan(
+        tuple(crops), dataset.qps_from(args.qp), args.group, _encoder_args(args.encoder_arg)
+    )
     log.info(
         "pmp-dataset: %d crops of %dx%d from %d sources, %d shards x %d QPs -> %s",
         len(crops),
