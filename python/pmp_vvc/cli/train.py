@@ -259,16 +259,12 @@ def evaluate_checkpoints(
 
 def _node_metrics(val_set: MapSamples, probs: dict[str, Any]) -> dict[str, float]:
     """Score the guide's node decisions against the RD costs (L2, thresholds 0.9 and 0.7), if any."""
-    from pmp_vvc.learning.nodeeval import node_decision_metrics
+    from pmp_vvc.learning.nodeeval import guide_node_metrics
     from pmp_vvc.learning.nodes import CostSamples
 
     if not isinstance(val_set, CostSamples) or not len(val_set.nodes):
         return {}
-    maps = (probs["qt"], probs["mtt"], probs["direction"])
-    out = {}
-    for t in (0.9, 0.7):
-        out.update({f"{k}_t{t}": v for k, v in node_decision_metrics(maps, val_set.nodes, 2, t).items()})
-    return out
+    return guide_node_metrics(probs, val_set.nodes)
 
 
 def _print_table(tables: dict[str, dict[str, dict[str, float]]]) -> None:

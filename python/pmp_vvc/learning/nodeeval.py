@@ -18,7 +18,10 @@ import numpy.typing as npt
 
 from pmp_vvc.learning.nodes import NodeTable
 
-__all__ = ["node_decision_metrics"]
+__all__ = ["GUIDE_THRESHOLDS", "guide_node_metrics", "node_decision_metrics"]
+
+#: Thresholds of the map guide (at L2) at which validation and ``pmp-train --evaluate`` score the nodes.
+GUIDE_THRESHOLDS = (0.9, 0.7)
 
 
 def node_decision_metrics(
@@ -54,3 +57,12 @@ def node_decision_metrics(
         "tested_skipped": float((nodes.tested & ~allowed).sum() / max(1, nodes.tested.sum())),
         "cost_nodes": float(len(nodes)),
     }
+
+
+def guide_node_metrics(probs: dict[str, npt.NDArray[np.float32]], nodes: NodeTable) -> dict[str, float]:
+    """:func:`node_decision_metrics` at L2 and each of :data:`GUIDE_THRESHOLDS`, keys suffixed ``_tT``."""
+    maps = (probs["qt"], probs["mtt"], probs["direction"])
+    out: dict[str, float] = {}
+    for t in GUIDE_THRESHOLDS:
+        out.update({f"{k}_t{t}": v for k, v in node_decision_metrics(maps, nodes, 2, t).items()})
+    return out

@@ -171,17 +171,14 @@ def evaluate(
         )
         out.update({f"qp{qp}_{k}": acc[k] for k in ("qt16", "split", "split_type", "split_recall")})
     if isinstance(samples, CostSamples) and len(samples.nodes):
-        from pmp_vvc.learning.nodeeval import node_decision_metrics
+        from pmp_vvc.learning.nodeeval import guide_node_metrics
 
         logits = tuple(
             torch.log(torch.from_numpy(probs[k]).clamp(min=1e-12)) for k in ("qt", "mtt", "direction")
         )
         out["loss_node"] = float(node_loss(logits, samples.nodes))
         out["loss"] += node_weight * out["loss_node"]
-        maps = (probs["qt"], probs["mtt"], probs["direction"])
-        for t in (0.9, 0.7):
-            metrics = node_decision_metrics(maps, samples.nodes, level=2, threshold=t)
-            out.update({f"{k}_t{t}": v for k, v in metrics.items()})
+        out.update(guide_node_metrics(probs, samples.nodes))
     return out
 
 
