@@ -175,3 +175,20 @@ def test_train_evaluate_export_chroma(tmp_path, capsys):
 
     meta = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
     assert meta["target"] == "chroma" and json.loads(meta["model_config"])["luma_input"] is True
+
+    # the exported file starts a fine-tune of its own target only
+    tuned = tmp_path / "tuned"
+    init_args = ["--init", str(onnx_path), "--run-dir", str(tuned), "--epochs", "1", "--lr", "1e-4"]
+    assert cli_train.main([*common, *args[:4], "--batch-size", "8", *init_args]) == 0
+    info = json.loads((tuned / "metrics.jsonl").read_text().splitlines()[-1])
+    assert info["epoch"] == 1.0 and info["nodes"] == 4 * CHROMA_NODES
+    with pytest.raises(ConfigError, match="a chroma model, not a luma model"):
+        cli_train.main([*common, *init_args])
+
+
+def test_shipped_chroma_model_rebuilds_from_its_onnx_file():
+    from pmp_vvc import modelzoo
+    from pmp_vvc.learning.onnxweights import load_onnx_model
+
+    net = load_onnx_model(modelzoo.resolve_chroma_model("default"))  # checks itself against onnxruntime
+    assert isinstance(net, ChromaNet) and net.cfg.luma_input

@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--init",
         help="start from the weights of this model (a pmp-export ONNX file or a registered model name, "
-        "e.g. default): fine-tuning; its configuration is the run's",
+        "e.g. default: the shipped model of --target): fine-tuning; its configuration is the run's",
     )
     p.add_argument(
         "--run-dir",
@@ -284,12 +284,20 @@ def _print_table(tables: dict[str, dict[str, dict[str, float]]]) -> None:
             print(f"| {name} | " + " | ".join(f"{table['all'][c]:.4f}" for c in node_cols) + " |")
 
 
-def _initial_model(name: str) -> Any:
-    """Load the network to fine-tune: a pmp-export ONNX file, or the file of a registered model name."""
+def _initial_model(name: str, target: str) -> Any:
+    """Load the network to fine-tune: a pmp-export ONNX file, or the file of a registered model name.
+
+    ``default`` names the shipped model of ``target`` (the chroma model is the luma default's companion).
+    """
     from pmp_vvc import modelzoo
+    from pmp_vvc.errors import ConfigError
     from pmp_vvc.learning.onnxweights import load_onnx_model
 
-    return load_onnx_model(modelzoo.resolve_model(name))
+    path = modelzoo.resolve_chroma_model(name) if name == "default" and target == "chroma" else None
+    net = load_onnx_model(path or modelzoo.resolve_model(name))
+    if target != net.TARGET:
+        raise ConfigError(f"--init {name}: a {net.TARGET} model, not a {target} model")
+    return net
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -311,8 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ConfigError("--no-luma-input needs --target chroma")
     if args.node_loss < 0 or not 0 <= args.node_margin < 1:
         raise ConfigError("--node-loss must be >= 0 and --node-margin in [0, 1)")
-    if (args.node_loss or args.init) and args.target != "luma":
-        raise ConfigError("--node-loss and --init are for the luma model")
+    if args.node_loss and args.target != "luma":
+        raise ConfigError("--node-loss is for the luma model")
     node_margin = args.node_margin if args.node_loss > 0 or args.evaluate is not None else None
     if args.evaluate is not None:
         kind = sample_kind(checkpoints_target(args.evaluate), node_margin)
@@ -342,11 +350,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         data: MapSamples | Callable[[int], MapSamples] = train_set
         if args.dataset:
             data = GrowingSet(train_set, args.dataset, run_dir / "epoch_shards.json", kind)
-        init = _initial_model(args.init) if args.init else None
+        init = _initial_model(args.init, args.target) if args.init else None
         model_cfg = (
-            ChromaConfig(rho=args.rho, luma_input=not args.no_luma_input)
-            if args.target == "chroma"
-            else (init.cfg if init is not None else ModelConfig(rho=args.rho))
+            init.cfg
+            if init is not None
+            else (
+                ChromaConfig(rho=args.rho, luma_input=not args.no_luma_input)
+                if args.target == "chroma"
+                else ModelConfig(rho=args.rho)
+            )
         )
         cfg = TrainConfig(
             rho=args.rho,

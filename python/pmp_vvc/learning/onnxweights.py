@@ -3,7 +3,8 @@
 ``pmp-export`` writes the model configuration into the file's metadata (``model_config``) and the
 parameters as initializers: most under their ``state_dict`` names, the Linear weights as the unnamed,
 transposed right operand of a MatMul whose output the Linear's named bias is added to. Parameters the
-graph does not use (the sparse-path branch of a dense stage) keep their initial values.
+graph does not use (the sparse-path branch of a dense stage) keep their initial values. The file's
+``target`` metadata says which network it holds (the luma model's or the chroma model's).
 :func:`load_onnx_model` checks the rebuilt network against onnxruntime on a test batch.
 """
 
@@ -16,7 +17,8 @@ import numpy as np
 import torch
 
 from pmp_vvc.errors import ModelError
-from pmp_vvc.learning.model import MapNet, ModelConfig, build_model
+from pmp_vvc.learning.model import ChromaConfig, MapNet, ModelConfig, build_model
+from pmp_vvc.modelio import CHROMA_SAMPLE_SIZE, SAMPLE_SIZE
 
 __all__ = ["load_onnx_model"]
 
@@ -28,7 +30,8 @@ def _weights(path: Path) -> tuple[ModelConfig, dict[str, np.ndarray]]:
     try:
         graph_model = onnx.load(str(path))
         meta = {p.key: p.value for p in graph_model.metadata_props}
-        cfg = ModelConfig.from_dict(json.loads(meta["model_config"]))
+        config = ChromaConfig if meta.get("target") == "chroma" else ModelConfig
+        cfg = config.from_dict(json.loads(meta["model_config"]))
     except Exception as err:  # onnx and protobuf raise their own types for unreadable files
         raise ModelError(f"{path}: not a pmp-export ONNX file with a model configuration ({err})") from None
     graph = graph_model.graph
@@ -49,7 +52,7 @@ def _weights(path: Path) -> tuple[ModelConfig, dict[str, np.ndarray]]:
 
 
 def load_onnx_model(path: str | Path) -> MapNet:
-    """Rebuild the luma network of a ``pmp-export`` ONNX file (eval mode); ModelError if it does not fit."""
+    """Rebuild the network of a ``pmp-export`` ONNX file (eval mode); ModelError if it does not fit."""
     import onnxruntime as ort
 
     path = Path(path)
@@ -62,13 +65,15 @@ def load_onnx_model(path: str | Path) -> MapNet:
     net.load_state_dict({**state, **loaded})
     net.eval()
     rng = np.random.default_rng(0)
-    luma = rng.uniform(0.06, 0.92, (2, 1, 68, 68)).astype(np.float32)
-    qp = np.array([22.0, 37.0], np.float32)
-    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
-        None, {"luma": luma, "qp": qp}
-    )
+    feeds = {"luma": rng.uniform(0.06, 0.92, (2, 1, SAMPLE_SIZE, SAMPLE_SIZE)).astype(np.float32)}
+    feeds["qp"] = np.array([22.0, 37.0], np.float32)
+    if isinstance(cfg, ChromaConfig):
+        chroma_shape = (2, 1, CHROMA_SAMPLE_SIZE, CHROMA_SAMPLE_SIZE)
+        for plane in ("cb", "cr"):
+            feeds[plane] = rng.uniform(0.3, 0.7, chroma_shape).astype(np.float32)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)
     with torch.no_grad():
-        got = net(torch.from_numpy(luma), torch.from_numpy(qp))
+        got = net(*(torch.from_numpy(v) for v in feeds.values()))
     if any(not np.allclose(w, g.numpy(), atol=1e-4) for w, g in zip(want, got, strict=True)):
         raise ModelError(f"{path}: the rebuilt network does not reproduce the file's outputs")
     return net
