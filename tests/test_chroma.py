@@ -14,7 +14,7 @@ from conftest import shared_data  # noqa: E402
 from pmp_vvc.cli import export as cli_export  # noqa: E402
 from pmp_vvc.cli import train as cli_train  # noqa: E402
 from pmp_vvc.codec.partition import SPLIT_BT_H, SPLIT_BT_V, SPLIT_QT, SPLIT_TT_H, SPLIT_TT_V, maps_to_splits  # noqa: E402
-from pmp_vvc.errors import ConfigError  # noqa: E402
+from pmp_vvc.errors import ConfigError, InputError  # noqa: E402
 from pmp_vvc.learning.chroma import starter_chroma_samples  # noqa: E402
 from pmp_vvc.learning.evaluate import block_maps, decision_accuracies  # noqa: E402
 from pmp_vvc.learning.flops import count_macs  # noqa: E402
@@ -120,11 +120,14 @@ def test_train_evaluate_export_chroma(tmp_path, capsys):
         "direction_c": extra.direction,
     }
     save_shard(shards / "g000000-qp22.npz", extra.base, extra=fields)
-    (shards / "g000000-qp22.json").write_text("{}")
+    # a shard coded after a guided luma tree: chroma targets, not luma targets
+    (shards / "g000000-qp22.json").write_text(json.dumps({"encoder_args": ["--PMPModel=default"]}))
     run = tmp_path / "run"
     common = ["--labels", str(labels), "--val-batches", "batch011"]
     with pytest.raises(ConfigError, match="needs --target chroma"):
         cli_train.main([*common, "--no-luma-input", "--run-dir", str(run)])
+    with pytest.raises(InputError, match="--PMPModel=default: its luma tree is not the anchor's"):
+        cli_train.main([*common, "--dataset", str(tmp_path / "ds"), "--run-dir", str(run), "--epochs", "1"])
     args = [
         "--target",
         "chroma",

@@ -132,22 +132,42 @@ def sample_kind(target: str, node_margin: float | None = None) -> SampleKind:
     With ``node_margin`` (luma), samples carry the node targets of their RD-cost labels, where they have
     them (:class:`pmp_vvc.learning.nodes.CostSamples`).
     """
-    if node_margin is not None and target == "luma":
-        from pmp_vvc.learning.labels import starter_samples
-        from pmp_vvc.learning.nodes import CostSamples, NodeTable, load_cost_shard
-
-        return SampleKind(
-            lambda root: CostSamples(starter_samples(root), NodeTable.empty()),
-            lambda path: load_cost_shard(path, node_margin),
-            CostSamples.join,
-        )
     if target == "chroma":
         from pmp_vvc.learning.chroma import chroma_shard, concat_chroma, starter_chroma_samples
 
         return SampleKind(starter_chroma_samples, chroma_shard, concat_chroma)
     from pmp_vvc.learning.labels import concat, load_shard, starter_samples
 
-    return SampleKind(starter_samples, load_shard, concat)
+    if node_margin is None:
+        return SampleKind(starter_samples, _anchor_luma(load_shard), concat)
+    from pmp_vvc.learning.nodes import CostSamples, NodeTable, load_cost_shard
+
+    return SampleKind(
+        lambda root: CostSamples(starter_samples(root), NodeTable.empty()),
+        _anchor_luma(lambda path: load_cost_shard(path, node_margin)),
+        CostSamples.join,
+    )
+
+
+def _anchor_luma(load: Callable[[Path], Any]) -> Callable[[Path], Any]:
+    """Wrap a luma shard reader so that it refuses shards of encodes with extra options.
+
+    Their luma trees are not the anchor's (``pmp-dataset --encoder-arg``, e.g. a guided luma tree made
+    for chroma labels), so they are no luma targets.
+    """
+    from pmp_vvc.errors import InputError
+    from pmp_vvc.learning.dataset import shard_encoder_args
+
+    def checked(path: Path) -> Any:
+        options = shard_encoder_args(path)
+        if options:
+            raise InputError(
+                f"{path}: labels of an encode with {' '.join(options)}: its luma tree is not the "
+                "anchor's (use it with --target chroma)"
+            )
+        return load(path)
+
+    return checked
 
 
 class GrowingSet:

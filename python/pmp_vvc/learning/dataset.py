@@ -50,6 +50,7 @@ __all__ = [
     "default_out_dir",
     "qps_from",
     "run_unit",
+    "shard_encoder_args",
     "shard_paths",
     "write_manifest",
 ]
@@ -143,6 +144,17 @@ def shard_paths(out_dir: str | Path) -> list[Path]:
     """Finished shard files of a dataset folder (npz with its provenance json), sorted."""
     folder = Path(out_dir) / "shards"
     return sorted(p for p in folder.glob("g*-qp*.npz") if p.with_suffix(".json").is_file())
+
+
+def shard_encoder_args(npz: str | Path) -> tuple[str, ...]:
+    """Return the extra encoder options a shard was made with (from its provenance json; none without)."""
+    record = Path(npz).with_suffix(".json")
+    if not record.is_file():
+        return ()
+    try:
+        return tuple(json.loads(record.read_text()).get("encoder_args", []))
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read {record}: {err}") from err
 
 
 @dataclass(frozen=True)
