@@ -118,17 +118,30 @@ def map_losses(
 
 
 @torch.no_grad()
+def _probabilities_and_losses(
+    model: MapNet, samples: MapSamples, batch_size: int
+) -> tuple[dict[str, npt.NDArray[np.float32]], dict[str, float]]:
+    """One eval-mode pass: the maps' class probabilities of every sample and the mean map losses."""
+    model.eval()
+    parts: dict[str, list[npt.NDArray[np.float32]]] = {"qt": [], "mtt": [], "direction": []}
+    sums = dict.fromkeys(parts, 0.0)
+    for start in range(0, len(samples), batch_size):
+        idx = np.arange(start, min(start + batch_size, len(samples)))
+        inputs, targets = _batch(samples, idx)
+        outs = model(*inputs)
+        for k, v in map_losses(outs, *targets).items():
+            sums[k] += float(v) * len(idx)
+        for name, out in zip(parts, outs, strict=True):
+            parts[name].append(out.softmax(dim=1).numpy())
+    probs = {k: np.concatenate(v) for k, v in parts.items()}
+    return probs, {f"loss_{k}": v / len(samples) for k, v in sums.items()}
+
+
 def predict_probabilities(
     model: MapNet, samples: MapSamples, batch_size: int = 256
 ) -> dict[str, npt.NDArray[np.float32]]:
     """Class probabilities of the maps (softmax of the logits; eval mode) for every sample."""
-    model.eval()
-    parts: dict[str, list[npt.NDArray[np.float32]]] = {"qt": [], "mtt": [], "direction": []}
-    for start in range(0, len(samples), batch_size):
-        idx = np.arange(start, min(start + batch_size, len(samples)))
-        for name, out in zip(parts, model(*_batch(samples, idx)[0]), strict=True):
-            parts[name].append(out.softmax(dim=1).numpy())
-    return {k: np.concatenate(v) for k, v in parts.items()}
+    return _probabilities_and_losses(model, samples, batch_size)[0]
 
 
 def argmax_maps(probs: dict[str, npt.NDArray[np.float32]]) -> dict[str, npt.NDArray[np.int8]]:
@@ -151,17 +164,9 @@ def evaluate(
     guide's node decisions against the costs (:func:`pmp_vvc.learning.nodeeval.node_decision_metrics`,
     at L2 with threshold 0.9 and 0.7).
     """
-    model.eval()
-    sums: dict[str, float] = {"qt": 0.0, "mtt": 0.0, "direction": 0.0}
-    for start in range(0, len(samples), batch_size):
-        idx = np.arange(start, min(start + batch_size, len(samples)))
-        inputs, targets = _batch(samples, idx)
-        for k, v in map_losses(model(*inputs), *targets).items():
-            sums[k] += float(v) * len(idx)
-    out = {f"loss_{k}": v / len(samples) for k, v in sums.items()}
+    probs, out = _probabilities_and_losses(model, samples, batch_size)
     out["loss"] = sum(out.values())
     true = samples.maps()
-    probs = predict_probabilities(model, samples, batch_size)
     pred = argmax_maps(probs)
     out.update(all_accuracies(pred, true, samples.chroma))
     for qp in np.unique(samples.qp).tolist():
