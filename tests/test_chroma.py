@@ -179,12 +179,16 @@ def test_train_evaluate_export_chroma(tmp_path, capsys):
     meta = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
     assert meta["target"] == "chroma" and json.loads(meta["model_config"])["luma_input"] is True
 
-    # the exported file starts a fine-tune of its own target only
+    # the exported file starts a fine-tune of its own target only; --no-starter trains on the shards alone
     tuned = tmp_path / "tuned"
     init_args = ["--init", str(onnx_path), "--run-dir", str(tuned), "--epochs", "1", "--lr", "1e-4"]
-    assert cli_train.main([*common, *args[:4], "--batch-size", "8", *init_args]) == 0
+    alone = [*args[:4], "--no-starter", "--batch-size", "8"]
+    with pytest.raises(ConfigError, match="needs --val-dataset"):
+        cli_train.main([*common, *alone, *init_args])
+    alone += ["--val-dataset", str(tmp_path / "ds")]
+    assert cli_train.main([*common, *alone, *init_args]) == 0
     info = json.loads((tuned / "metrics.jsonl").read_text().splitlines()[-1])
-    assert info["epoch"] == 1.0 and info["nodes"] == 4 * CHROMA_NODES
+    assert info["epoch"] == 1.0 and info["train_samples"] == 8.0 and info["nodes"] == 4 * CHROMA_NODES
     with pytest.raises(ConfigError, match="a chroma model, not a luma model"):
         cli_train.main([*common, *init_args])
 

@@ -8,7 +8,8 @@ Example::
 
 Samples come from the starter labels (``--labels``), sample shards (``--shard``) and pmp-dataset folders
 (``--dataset``); the starter batches named by ``--val-batches`` are held out, and are the validation set
-unless ``--val-dataset`` names a pmp-dataset folder (e.g. BSDS500-val labels). ``--target chroma`` trains
+unless ``--val-dataset`` names a pmp-dataset folder (e.g. BSDS500-val labels); ``--no-starter`` leaves
+the starter labels out of training. ``--target chroma`` trains
 the chroma tree's model on the same sources (their Cb/Cr inputs and chroma-tree maps); ``--evaluate``
 takes the target from the checkpoints.
 """
@@ -40,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--labels", default=DEFAULT_LABELS, help="starter-label folder (batchNNN/...)")
     p.add_argument("--shard", action="append", default=[], help="extra sample shard (.npz), repeatable")
+    p.add_argument(
+        "--no-starter",
+        action="store_true",
+        help="train on the --dataset/--shard samples only, e.g. chroma labels coded after a guided luma tree "
+        "(the starter labels hold the anchor's trees); needs --val-dataset",
+    )
     p.add_argument(
         "--dataset",
         action="append",
@@ -324,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run pmp-train."""
     args = build_parser().parse_args(argv)
     setup_logging(args)
+    import numpy as np
     import torch
 
     from pmp_vvc.errors import ConfigError
@@ -341,6 +349,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ConfigError("--node-loss must be >= 0 and --node-margin in [0, 1)")
     if args.node_loss and args.target != "luma":
         raise ConfigError("--node-loss is for the luma model")
+    if args.no_starter and (
+        args.evaluate is not None or args.val_dataset is None or not (args.dataset or args.shard)
+    ):
+        raise ConfigError("--no-starter trains on --dataset/--shard samples and needs --val-dataset")
     node_margin = args.node_margin if args.node_loss > 0 or args.evaluate is not None else None
     if args.evaluate is not None:
         kind = sample_kind(checkpoints_target(args.evaluate), node_margin)
@@ -365,6 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         train_set, val_set = train_and_validation(
             kind.starter(args.labels), val_batches, args.val_dataset, kind
         )
+        if args.no_starter:
+            train_set = train_set.subset(np.arange(0, dtype=np.int64))
         if args.shard:
             train_set = kind.concat([train_set, *(kind.shard(Path(s)) for s in args.shard)])
         data: MapSamples | Callable[[int], MapSamples] = train_set
