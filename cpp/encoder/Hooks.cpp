@@ -39,20 +39,21 @@ EncModeCtrl* createModeCtrl()
 
 void addEncoderOptions(ProgramOptionsLite::Options& opts)
 {
-  EncoderOptions& o = Session::current().options();
+  EncoderOptions&      o = Session::current().options();
+  const EncoderOptions d{};   // the defaults are EncoderOptions' member initialisers
   // clang-format off
   opts.addOptions()
-  ("PMPDumpPartition", o.dumpPartition, std::string(""), "pmp-vvc: write the final partition of every coded picture to this file ({qp}: the first picture's QP)")
-  ("PMPGuide",         o.guide,         std::string(""), "pmp-vvc: partition guide to use (a name known to pmp_vvc.codec.guides)")
-  ("PMPModel",         o.model,         std::string(""), "pmp-vvc: ONNX partition-map model; implies --PMPGuide=model")
-  ("PMPLevel",         o.level,         2,               "pmp-vvc: acceleration level 0..3 (MTT layers the map decides)")
-  ("PMPThreshold",     o.threshold,     0.0,             "pmp-vvc: confidence below which a node keeps more candidates (0: hard maps)")
-  ("PMPQtThreshold",   o.qtThreshold,   -1.0,            "pmp-vvc: the same at nodes where QT is legal (negative: PMPThreshold)")
-  ("PMPThreads",       o.threads,       1,               "pmp-vvc: onnxruntime intra-op threads")
-  ("PMPEdgeBlocks",    o.edgeBlocks,    true,            "pmp-vvc: the model also rules inside 64x64 blocks that cross the picture edge")
-  ("PMPChromaLevel",   o.chromaLevel,   0,               "pmp-vvc: chroma tree (dual tree) ruled by chroma maps at level 1..3 (0: VTM's search)")
-  ("PMPChromaThreshold", o.chromaThreshold, -1.0,          "pmp-vvc: the chroma tree's confidence threshold (negative: PMPThreshold)")
-  ("PMPChromaModel",   o.chromaModel,   std::string(""), "pmp-vvc: ONNX chroma model (file or shipped name; default: the --PMPModel's companion)");
+  ("PMPDumpPartition",   o.dumpPartition,   d.dumpPartition,   "pmp-vvc: write the final partition of every coded picture to this file ({qp}: the first picture's QP)")
+  ("PMPGuide",           o.guide,           d.guide,           "pmp-vvc: partition guide to use (a name known to pmp_vvc.codec.guides)")
+  ("PMPModel",           o.model,           d.model,           "pmp-vvc: ONNX partition-map model; implies --PMPGuide=model")
+  ("PMPLevel",           o.level,           d.level,           "pmp-vvc: acceleration level 0..3 (MTT layers the map decides)")
+  ("PMPThreshold",       o.threshold,       d.threshold,       "pmp-vvc: confidence below which a node keeps more candidates (0: hard maps)")
+  ("PMPQtThreshold",     o.qtThreshold,     d.qtThreshold,     "pmp-vvc: the same at nodes where QT is legal (negative: PMPThreshold)")
+  ("PMPThreads",         o.threads,         d.threads,         "pmp-vvc: onnxruntime intra-op threads")
+  ("PMPEdgeBlocks",      o.edgeBlocks,      d.edgeBlocks,      "pmp-vvc: the model also rules inside 64x64 blocks that cross the picture edge")
+  ("PMPChromaLevel",     o.chromaLevel,     d.chromaLevel,     "pmp-vvc: chroma tree (dual tree) ruled by chroma maps at level 1..3 (0: VTM's search)")
+  ("PMPChromaThreshold", o.chromaThreshold, d.chromaThreshold, "pmp-vvc: the chroma tree's confidence threshold (negative: PMPThreshold)")
+  ("PMPChromaModel",     o.chromaModel,     d.chromaModel,     "pmp-vvc: ONNX chroma model (file or shipped name; default: the --PMPModel's companion)");
   // clang-format on
 }
 
