@@ -157,6 +157,57 @@ def test_sigterm_stops_encoders_and_cleans_up(user: Path, tmp_path: Path) -> Non
     assert not list(encodes.glob("*.json"))  # nothing finished, nothing recorded
 
 
+LIBRARY_CALLER = """
+import sys, time
+from pathlib import Path
+from pmp_vvc.codec.process import run_logged_command
+from pmp_vvc.codec.runner import _fork_run
+
+pid_file, log = Path(sys.argv[2]), Path(sys.argv[3])
+if sys.argv[1] == "command":
+    run_logged_command(["sh", "-c", f"echo $$ > {pid_file}; exec sleep 60"], log)
+else:  # a forked child, as encodes with a guide object run
+    _fork_run(lambda: pid_file.write_text(str(__import__("os").getpid())) and time.sleep(60) or 0, log)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return True
+    return state in ("Z", "X")  # a zombie waiting for init has ended
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+@pytest.mark.parametrize("kind", ["command", "fork"])
+def test_a_library_caller_killed_takes_its_encoders_with_it(tmp_path: Path, kind: str) -> None:
+    pid_file = tmp_path / "child.pid"
+    path = os.pathsep.join([str(PYTHON_DIR), os.environ.get("PYTHONPATH", "")])
+    caller = subprocess.Popen(
+        [sys.executable, "-c", LIBRARY_CALLER, kind, str(pid_file), str(tmp_path / "log.txt")],
+        env={**os.environ, "PYTHONPATH": path},
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (pid_file.exists() and pid_file.read_text().strip()):
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        caller.send_signal(signal.SIGKILL)  # no handler, no cleanup: only the kernel can end the child
+        caller.wait(timeout=10)
+        for _ in range(100):
+            if _gone(child):
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(child, signal.SIGKILL)
+            pytest.fail(f"the {kind} child {child} runs on after its caller died")
+    finally:
+        if caller.poll() is None:
+            os.killpg(caller.pid, signal.SIGKILL)
+
+
 def test_a_later_run_clears_temporaries_of_dead_runs(user: Path) -> None:
     encodes = user / "pmp-run-out" / "encodes"
     encodes.mkdir(parents=True)

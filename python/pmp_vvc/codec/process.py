@@ -2,17 +2,21 @@
 
 Every encoder or decoder child of this process is registered while it runs, so that a stopped run
 (SIGTERM from a batch scheduler, Ctrl-C) can end them all (:func:`terminate_children`) instead of
-leaving them to run on as orphans; after that, no new child is started.
+leaving them to run on as orphans; after that, no new child is started. A process that dies without
+that cleanup (a library caller killed by SIGTERM's default action, or by SIGKILL) takes its children
+with it on Linux: each child asks the kernel for SIGTERM when its parent dies (:func:`die_with_parent`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import resource
 import shlex
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +26,7 @@ from pathlib import Path
 __all__ = [
     "ChildRun",
     "Stopped",
+    "die_with_parent",
     "remove_changed_outputs",
     "run_logged_command",
     "run_removing_failed_outputs",
@@ -71,6 +76,23 @@ def terminate_children(sig: int = signal.SIGTERM) -> int:
     for pid in pids:
         _kill(pid, sig)
     return len(pids)
+
+
+_PR_SET_PDEATHSIG = 1
+# Looked up once in the parent: between fork and exec only the call itself is safe.
+_prctl = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None
+
+
+def die_with_parent(parent: int) -> None:
+    """In a new child of ``parent``: get SIGTERM when the parent dies (Linux; elsewhere nothing).
+
+    Called between fork and exec; if the parent is already gone, the child ends at once.
+    """
+    if _prctl is None:
+        return
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        os._exit(143)
 
 
 def stopping() -> bool:
@@ -152,8 +174,14 @@ def run_logged_command(
     t0 = time.monotonic()
     with open(log_path, "wb") as log:
         try:
+            parent = os.getpid()
             proc = subprocess.Popen(
-                list(command), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd
+                list(command),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=cwd,
+                preexec_fn=lambda: die_with_parent(parent),
             )
         except OSError as err:
             message = f"cannot start {what} {shlex.join(command[:1])}: {err}"

@@ -24,6 +24,7 @@ from typing import Any
 from pmp_vvc.codec.buildinfo import extension
 from pmp_vvc.codec.process import (
     ChildRun,
+    die_with_parent,
     remove_changed_outputs,
     run_logged_command,
     snapshot_outputs,
@@ -147,9 +148,10 @@ class EncodeStats:
         return sum(c.total for c in self.counters)
 
 
-def _in_child(run: Callable[[], int], log_fd: int) -> int:
+def _in_child(run: Callable[[], int], log_fd: int, parent: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(parent)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     # Python-level output of a guide goes to the log too, whatever sys.stdout was in the parent.
@@ -169,11 +171,12 @@ def _fork_run(run: Callable[[], int], log_path: Path) -> ChildRun:
     sys.stderr.flush()
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     t0 = time.monotonic()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # child: never returns
         rc = 70
         try:
-            rc = _in_child(run, fd)
+            rc = _in_child(run, fd, parent)
         except BaseException:
             traceback.print_exc()
         finally:
