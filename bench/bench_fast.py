@@ -264,7 +264,7 @@ def _mean(values: Sequence[float | None]) -> float:
 
 def point_agreement(point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace) -> dict[str, float]:
     """Mean over sequences and QPs of the test's agreement with the anchor (NaN for points without dumps)."""
-    from pmp_vvc.codec.partition import read_dump
+    from pmp_vvc.codec.dump import read_dump
     from pmp_vvc.evaluation.agreement import AGREEMENT_KEYS, mode_agreement
     from pmp_vvc.evaluation.qpspec import parse_qp_spec
 

@@ -13,7 +13,8 @@ import pmp_vvc
 from conftest import Clip
 from pmp_vvc import modelio, modelzoo
 from pmp_vvc.codec.buildinfo import extension
-from pmp_vvc.codec.partition import cus_to_maps, maps_to_cus, read_dump, sort_cus
+from pmp_vvc.codec.dump import read_dump
+from pmp_vvc.codec.partition import cus_to_maps, maps_to_cus, sort_cus
 from pmp_vvc.errors import ConfigError, InputError, ModelError
 from test_mapguide import ALL, BTH, BTV, NS, QT, TTH, TTV, cu, hard_maps, one_hot, only, vf
 

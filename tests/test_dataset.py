@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from pmp_vvc.cli import dataset as cli
-from pmp_vvc.codec.partition import COLUMNS, PicturePartition, sort_cus
+from pmp_vvc.codec.dump import COLUMNS, PicturePartition
+from pmp_vvc.codec.partition import sort_cus
 from pmp_vvc.errors import ConfigError, EncodeError, InputError
 from pmp_vvc.learning import dataset, shards
 from pmp_vvc.learning import sources as srcmod

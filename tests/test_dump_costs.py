@@ -10,7 +10,7 @@ import pytest
 
 import pmp_vvc
 from conftest import Clip
-from pmp_vvc.codec.partition import (
+from pmp_vvc.codec.dump import (
     COLUMNS,
     MAGIC_V1,
     MODE_COLUMNS,

@@ -9,7 +9,8 @@ import pytest
 
 import pmp_vvc
 from conftest import shared_data
-from pmp_vvc.codec.partition import read_dump, sort_cus
+from pmp_vvc.codec.dump import read_dump
+from pmp_vvc.codec.partition import sort_cus
 
 pytestmark = [pytest.mark.encoder, pytest.mark.shared_data]
 

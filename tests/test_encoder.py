@@ -15,7 +15,8 @@ import pytest
 import pmp_vvc
 from conftest import Clip, md5
 from pmp_vvc.codec.buildinfo import extension
-from pmp_vvc.codec.partition import cus_to_maps, maps_to_cus, read_dump, sort_cus
+from pmp_vvc.codec.dump import read_dump
+from pmp_vvc.codec.partition import cus_to_maps, maps_to_cus, sort_cus
 from pmp_vvc.errors import ConfigError, EncodeError, InputError
 
 pytestmark = pytest.mark.encoder

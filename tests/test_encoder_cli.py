@@ -98,7 +98,7 @@ def test_decoder_on_a_corrupt_bitstream_fails(tmp_path: Path) -> None:
 
 def test_a_guide_failing_in_the_encode_is_one_line_on_the_terminal(clip128: Clip, tmp_path: Path) -> None:
     """The guide fails at the first picture (an oracle dump of another size): the user reads one line."""
-    from pmp_vvc.codec.partition import PicturePartition, write_dump
+    from pmp_vvc.codec.dump import PicturePartition, write_dump
 
     cus = [[0, 0, 0, 0, 64, 64, 1, 0, 0, 1]]
     write_dump(tmp_path / "other.dump", [PicturePartition(0, 64, 64, 37, np.array(cus))])

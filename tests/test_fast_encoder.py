@@ -11,7 +11,8 @@ import pytest
 
 import pmp_vvc
 from conftest import Clip, md5
-from pmp_vvc.codec.partition import cus_to_maps, read_dump, sort_cus
+from pmp_vvc.codec.dump import read_dump
+from pmp_vvc.codec.partition import cus_to_maps, sort_cus
 
 pytestmark = pytest.mark.encoder
 predictor = pytest.importorskip("pmp_vvc.predictor")

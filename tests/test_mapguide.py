@@ -11,6 +11,7 @@ import pytest
 import pmp_vvc
 from conftest import Clip
 from pmp_vvc.codec.buildinfo import extension
+from pmp_vvc.codec.dump import read_dump
 from pmp_vvc.codec.partition import (
     SPLIT_BT_H,
     SPLIT_BT_V,
@@ -20,7 +21,6 @@ from pmp_vvc.codec.partition import (
     SPLIT_TT_V,
     _decode,
     cus_to_maps,
-    read_dump,
 )
 
 predictor = pytest.importorskip("pmp_vvc.predictor")

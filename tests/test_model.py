@@ -75,7 +75,7 @@ def test_config_round_trip():
 
 def test_inference_modules_do_not_need_torch():
     code = (
-        "import sys; sys.modules['torch'] = None; import pmp_vvc.codec.partition, "
+        "import sys; sys.modules['torch'] = None; import pmp_vvc.codec.dump, pmp_vvc.codec.partition, "
         "pmp_vvc.learning.labels, "
         "pmp_vvc.learning.evaluate, pmp_vvc.learning.export"
     )

@@ -8,21 +8,18 @@ import numpy as np
 import pytest
 
 from conftest import shared_data
+from pmp_vvc.codec.dump import COLUMNS, PicturePartition, read_dump, write_dump
 from pmp_vvc.codec.partition import (
-    COLUMNS,
     SPLIT_BT_H,
     SPLIT_BT_V,
     SPLIT_QT,
     SPLIT_TT_H,
     SPLIT_TT_V,
-    PicturePartition,
     SplitNode,
     cus_to_maps,
     maps_to_cus,
     maps_to_splits,
-    read_dump,
     sort_cus,
-    write_dump,
 )
 from pmp_vvc.errors import InputError
 

@@ -12,7 +12,7 @@ import pytest
 import pmp_vvc
 from conftest import Clip
 from pmp_vvc.codec.buildinfo import extension
-from pmp_vvc.codec.partition import PicturePartition, write_dump
+from pmp_vvc.codec.dump import PicturePartition, write_dump
 from pmp_vvc.errors import ConfigError, EncodeError, InputError, ModelError
 from pmp_vvc.learning.labels import normalise
 from pmp_vvc.modelio import extract_blocks

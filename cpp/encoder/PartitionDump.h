@@ -1,6 +1,6 @@
 // Writes the final partition of every coded picture (both trees), the final coding modes of its CUs, and the
 // RD cost of every mode the split search tested at each node, in the compact binary format read by
-// pmp_vvc.codec.partition.read_dump (version 2; version 1 files, CU records only, are still read there):
+// pmp_vvc.codec.dump.read_dump (version 2; version 1 files, CU records only, are still read there):
 //   file:    8 bytes "PMPDUMP\x02", then one block per coded picture
 //   picture: int32 poc, width, height, qp, num_cus, num_nodes (little-endian), then num_cus CU records, then
 //            num_nodes node records

@@ -31,15 +31,9 @@ import numpy as np
 import numpy.typing as npt
 
 from pmp_vvc.codec.buildinfo import extension
+from pmp_vvc.codec.dump import COLUMNS, read_dump, search_state_table
 from pmp_vvc.codec.options import MapGuideOptions
-from pmp_vvc.codec.partition import (
-    BLOCK_SIZE,
-    COLUMNS,
-    PartitionMaps,
-    cus_to_maps,
-    read_dump,
-    search_state_table,
-)
+from pmp_vvc.codec.partition import BLOCK_SIZE, PartitionMaps, cus_to_maps
 from pmp_vvc.errors import ConfigError, InputError, ModelError
 from pmp_vvc.modelio import CHROMA, OUTPUTS, extract_blocks, extract_chroma_blocks, open_session, run_session
 

@@ -2,7 +2,7 @@
 
 The ceiling of a guide (the oracle) is explained by what it reproduces: the partition (the share of luma area
 in CUs the anchor coded with the same position and size) and, on those CUs, the coding modes (intra mode, ISP,
-MTS, LFNST, and all modes of :data:`~pmp_vvc.codec.partition.MODE_COLUMNS` at once). Shares are by luma area.
+MTS, LFNST, and all modes of :data:`~pmp_vvc.codec.dump.MODE_COLUMNS` at once). Shares are by luma area.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from pmp_vvc.codec.partition import MODE_COLUMNS, PicturePartition
+from pmp_vvc.codec.dump import MODE_COLUMNS, PicturePartition
 from pmp_vvc.errors import InputError
 
 #: The agreement figures, in table order: partition, then modes on the CUs of the same position and size.

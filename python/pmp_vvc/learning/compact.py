@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from pmp_vvc.codec.partition import PicturePartition
+from pmp_vvc.codec.dump import PicturePartition
 from pmp_vvc.errors import InputError
 from pmp_vvc.learning.finaltree import FinalTree, node_costs, tree_from_cus, tree_from_splits
 

@@ -18,16 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from pmp_vvc.codec.partition import (
-    COLUMNS,
-    CTU_SIZE,
-    NODE_MODES,
-    SERIES_BITS,
-    SPLIT_NONE,
-    SPLIT_QT,
-    PicturePartition,
-    children,
-)
+from pmp_vvc.codec.dump import COLUMNS, NODE_MODES, PicturePartition
+from pmp_vvc.codec.partition import CTU_SIZE, SERIES_BITS, SPLIT_NONE, SPLIT_QT, children
 from pmp_vvc.errors import InputError
 
 __all__ = ["NODE_ROW_COLUMNS", "FinalTree", "node_costs", "tree_from_cus", "tree_from_splits"]

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pmp_vvc.codec.partition import PicturePartition
+from pmp_vvc.codec.dump import PicturePartition
 from pmp_vvc.errors import ConfigError, InputError
 from pmp_vvc.files import atomic_path, write_json_atomic
 from pmp_vvc.learning.compact import UNIT_FIELDS, UnitLabels

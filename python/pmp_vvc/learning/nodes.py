@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from pmp_vvc.codec.partition import BLOCK_SIZE, NODE_MODES
+from pmp_vvc.codec.dump import NODE_MODES
+from pmp_vvc.codec.partition import BLOCK_SIZE
 from pmp_vvc.learning.compact import UNIT_FIELDS, UnitLabels
 from pmp_vvc.learning.labels import OnSamples, Samples, concat, load_extra, load_shard
 

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pmp_vvc.codec.partition import PicturePartition, cus_to_maps, read_dump
+from pmp_vvc.codec.dump import PicturePartition, read_dump
+from pmp_vvc.codec.partition import cus_to_maps
 from pmp_vvc.errors import EncodeError, InputError
 from pmp_vvc.files import atomic_path
 from pmp_vvc.learning.compact import UnitLabels
