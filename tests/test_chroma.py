@@ -179,6 +179,11 @@ def test_train_evaluate_export_chroma(tmp_path, capsys):
     meta = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
     assert meta["target"] == "chroma" and json.loads(meta["model_config"])["luma_input"] is True
 
+    # an exported chroma file is evaluated beside chroma checkpoints (its target is in its metadata)
+    both = [str(onnx_path), str(run / "best.pt"), "--report", str(tmp_path / "both.json")]
+    assert cli_train.main([*common, "--evaluate", *both]) == 0
+    assert list(json.loads((tmp_path / "both.json").read_text())) == ["chroma", "run", "constant_per_qp"]
+
     # the exported file starts a fine-tune of its own target only; --no-starter trains on the shards alone
     tuned = tmp_path / "tuned"
     init_args = ["--init", str(onnx_path), "--run-dir", str(tuned), "--epochs", "1", "--lr", "1e-4"]

@@ -252,9 +252,12 @@ def train_and_validation(
 def checkpoints_target(paths: Sequence[Path]) -> str:
     """Return the one target (luma or chroma) of the checkpoints; ConfigError if they mix both."""
     from pmp_vvc.errors import ConfigError
+    from pmp_vvc.learning.onnxweights import onnx_target
     from pmp_vvc.learning.train import checkpoint_target, load_checkpoint
 
-    targets = {"luma" if p.suffix == ".onnx" else checkpoint_target(load_checkpoint(p)) for p in paths}
+    targets = {
+        onnx_target(p) if p.suffix == ".onnx" else checkpoint_target(load_checkpoint(p)) for p in paths
+    }
     if len(targets) != 1:
         raise ConfigError(f"checkpoints of luma and chroma models cannot share a table: {sorted(targets)}")
     return targets.pop()

@@ -20,7 +20,18 @@ from pmp_vvc.errors import ModelError
 from pmp_vvc.learning.model import ChromaConfig, MapNet, ModelConfig, build_model
 from pmp_vvc.modelio import CHROMA_SAMPLE_SIZE, SAMPLE_SIZE
 
-__all__ = ["load_onnx_model"]
+__all__ = ["load_onnx_model", "onnx_target"]
+
+
+def onnx_target(path: str | Path) -> str:
+    """Return which network (``luma`` or ``chroma``) a ``pmp-export`` ONNX file holds, from its metadata."""
+    import onnx
+
+    try:
+        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    except Exception as err:  # onnx and protobuf raise their own types for unreadable files
+        raise ModelError(f"{path}: not an ONNX file ({err})") from None
+    return "chroma" if meta.get("target") == "chroma" else "luma"
 
 
 def _weights(path: Path) -> tuple[ModelConfig, dict[str, np.ndarray]]:
