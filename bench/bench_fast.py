@@ -464,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--chroma-model",
         type=Path,
-        help="chroma ONNX model of the chroma-guide points (+cgK...; none: no such points)",
+        help="chroma ONNX model of the chroma-guide points (+cgK...; without it there are no such points)",
     )
     p.add_argument("--qp", default="22..37", help="QPs (pmp-run syntax)")
     p.add_argument(
@@ -484,8 +484,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected points, then report every point that has results."""
     args = build_parser().parse_args(argv)
     args.out = args.out.absolute()  # option strings hold paths under it (oracle dumps)
+    from pmp_vvc.errors import PmpError
     from pmp_vvc.evaluation.qpspec import parse_qp_spec
+    from pmp_vvc.modelio import CHROMA, check_model
 
+    try:  # before any encode: a report of every point follows the runs
+        check_model(args.model)
+        if args.chroma_model:
+            check_model(args.chroma_model, CHROMA)
+    except PmpError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     seq_cfgs = sorted(args.seq or DEV_SEQUENCES.glob("*.cfg"))
     points = all_points(args.model.resolve(), args.chroma_model.resolve() if args.chroma_model else None)
     rc = 0
