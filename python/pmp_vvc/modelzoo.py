@@ -75,9 +75,18 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry(
             name="pmp-vit-rho0.5",
             file="pmp-vit-rho0.5.onnx",
+            sha256="60ce337e99903cdbd84da08f6da66a61616ef4abe1d4a651b46943758aa0c8ef",
+            rho=0.5,
+            description="v6 QP-conditioned sparse window transformer: v3 fine-tuned with the node loss on "
+            "RD-cost labels, epoch 4 (best validation loss)",
+            chroma="pmp-chroma-rho0.5",
+        ),
+        ModelEntry(
+            name="pmp-vit-rho0.5-v3",
+            file="pmp-vit-rho0.5-v3.onnx",
             sha256="bd183510c1dcffa6161017582b716847fc104cdb8efe6a06685dd6b689c9d932",
             rho=0.5,
-            description="v3 QP-conditioned sparse window transformer, epoch 10 (best validation loss)",
+            description="v3, the model before v6 and its fine-tuning start (--init), epoch 10",
             chroma="pmp-chroma-rho0.5",
         ),
         ModelEntry(
