@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_fast.py"
+from conftest import BENCH, bench_script
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_fast", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_fast"] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("bench_fast")
 
 
 @pytest.mark.parametrize(
@@ -33,7 +26,7 @@ def bench() -> ModuleType:
 def test_bad_models_stop_the_bench_before_any_encode(
     bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str], message: str
 ) -> None:
-    root = BENCH.parents[1]
+    root = BENCH.parent
     argv = [*(str(root / a) if a.startswith("models/") else a for a in option), "--out", str(tmp_path / "o")]
     assert bench.main([*argv, "--points", "model-L2-t0.9"]) == 2
     err = capsys.readouterr().err

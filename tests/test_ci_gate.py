@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -10,16 +9,14 @@ from types import ModuleType
 
 import pytest
 
-GATE = Path(__file__).resolve().parents[1] / "bench" / "ci_gate.py"
+from conftest import BENCH, bench_script
+
+GATE = BENCH / "ci_gate.py"
 
 
 @pytest.fixture(scope="module")
 def gate() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ci_gate", GATE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("ci_gate")
 
 
 def test_check_flags_each_regression(gate: ModuleType) -> None:
