@@ -73,8 +73,9 @@ def test_too_few_points_and_bad_method() -> None:
 
 def test_numeric_modules_do_not_import_matplotlib() -> None:
     code = (
-        "import sys, pmp_vvc.evaluation.bdrate, pmp_vvc.evaluation.timesaving, pmp_vvc.evaluation.report, "
-        "pmp_vvc.codec.vtmlog, pmp_vvc.evaluation.sequences, pmp_vvc.evaluation.sweep;"
+        "import sys, pmp_vvc.evaluation.bdrate, pmp_vvc.evaluation.timesaving, pmp_vvc.evaluation.summary, "
+        "pmp_vvc.evaluation.report, pmp_vvc.codec.vtmlog, pmp_vvc.evaluation.sequences, "
+        "pmp_vvc.evaluation.sweep;"
         "sys.exit('matplotlib' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

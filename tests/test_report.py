@@ -9,7 +9,8 @@ from pmp_vvc.codec.runner import EncodeStats
 from pmp_vvc.codec.vtmlog import ChannelCounters, SummaryStats
 from pmp_vvc.evaluation.jobs import EncodeJob
 from pmp_vvc.evaluation.records import EncodeResult
-from pmp_vvc.evaluation.report import markdown, summarize_run, summarize_sequence, write_reports
+from pmp_vvc.evaluation.report import markdown, write_reports
+from pmp_vvc.evaluation.summary import summarize_run, summarize_sequence
 
 RATE_A = [9487.76, 4593.60, 2486.44, 1358.24]
 PSNR_A = [40.037, 38.615, 36.845, 34.851]

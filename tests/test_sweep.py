@@ -8,8 +8,8 @@ import pytest
 from pmp_vvc.cli.run import main
 from pmp_vvc.errors import ConfigError
 from pmp_vvc.evaluation.executors import LocalExecutor
-from pmp_vvc.evaluation.report import RunSummary
 from pmp_vvc.evaluation.sequences import load_sequence
+from pmp_vvc.evaluation.summary import RunSummary
 from pmp_vvc.evaluation.sweep import SweepSpec, plan_sweep, run_plan, run_sweep, summarize_plan
 from test_jobs import enc_cfg, fake_encoder, tiny_seq
 

@@ -1,6 +1,6 @@
 """Figures of a run (matplotlib, Agg backend): RD curves and a TS / BD-rate bar chart.
 
-Only this module imports matplotlib; it reads a :class:`pmp_vvc.evaluation.report.RunSummary`.
+Only this module imports matplotlib; it reads a :class:`pmp_vvc.evaluation.summary.RunSummary`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from pmp_vvc.evaluation.report import RunSummary
+from pmp_vvc.evaluation.summary import RunSummary
 from pmp_vvc.files import atomic_path
 
 __all__ = ["plot_bars", "plot_rd", "write_plots"]

@@ -1,240 +1,23 @@
-"""Turn encode records into the JVET-style table: per sequence, per class and overall.
+"""Write a run summary as ``summary.md`` (the JVET-style table), ``summary.csv`` and ``summary.json``.
 
-Per sequence: BD-rate Y/U/V/YUV (%), BD-PSNR Y/YUV (dB), mean time saving TS (%), EncT (geometric
-mean of T_test/T_anchor), RD-check reductions (when the encoder printed counters), on the QPs where
-both anchor and test succeeded. Per class (and "Overall"): arithmetic means of the sequence BD-rates,
-BD-PSNRs, TS and RD-check reductions, and EncT as the geometric mean of every (sequence, QP) time
-ratio in the class, as in the JVET CTC sheet.
-
-Writes ``summary.csv``, ``summary.json`` (schema ``pmp-vvc/run-summary`` v1; NaN as null) and
-``summary.md``, each written to a temporary name and renamed. No matplotlib here (see plots.py).
+Each file is written to a temporary name and renamed; the figures come from ``summary.py``. No
+matplotlib here (see plots.py).
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pmp_vvc.evaluation.bdrate import BDResult, RDPoint, compare
-from pmp_vvc.evaluation.records import EncodeResult
-from pmp_vvc.evaluation.timesaving import TimeSummary, enc_t_of_ratios, summarize, time_saving
+from pmp_vvc.evaluation.bdrate import BDResult
+from pmp_vvc.evaluation.summary import ClassSummary, RunSummary, finite_or_none, summary_json
+from pmp_vvc.evaluation.timesaving import enc_t_of_ratios, time_saving
 from pmp_vvc.files import write_text_atomic
 
-__all__ = [
-    "RUN_SCHEMA",
-    "ClassSummary",
-    "QPPoint",
-    "RunSummary",
-    "SequenceSummary",
-    "markdown",
-    "summarize_run",
-    "summarize_sequence",
-    "write_reports",
-]
-
-RUN_SCHEMA = "pmp-vvc/run-summary"
-RUN_SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class QPPoint:
-    """One successful encode reduced to what the report needs."""
-
-    qp: int
-    rate: float
-    psnr_y: float
-    psnr_u: float
-    psnr_v: float
-    psnr_yuv: float
-    cpu_time: float
-    wall: float
-
-    @classmethod
-    def from_result(cls, result: EncodeResult) -> QPPoint:
-        """Point of a successful record (its summary table and CPU time)."""
-        s = result.summary
-        if s is None:
-            raise ValueError(f"{result.job.stem} has no summary")
-        return cls(
-            result.job.qp, s.bitrate, s.psnr_y, s.psnr_u, s.psnr_v, s.psnr_yuv, result.cpu_time, result.wall
-        )
-
-    def rd(self) -> RDPoint:
-        """As a BD-rate input point."""
-        return RDPoint(self.rate, self.psnr_y, self.psnr_u, self.psnr_v)
-
-
-@dataclass(frozen=True)
-class SequenceSummary:
-    """Results of one sequence over the QPs."""
-
-    name: str
-    seq_class: str
-    width: int
-    height: int
-    coded_frames: int
-    anchor: tuple[QPPoint, ...]
-    test: tuple[QPPoint, ...]
-    bd: BDResult | None
-    time: TimeSummary | None
-    missing_qps: tuple[int, ...]
-    warnings: tuple[str, ...]
-
-    @property
-    def time_ratios(self) -> tuple[float, ...]:
-        """``T_test / T_anchor`` per QP both sides have."""
-        a = {p.qp: p.cpu_time for p in self.anchor}
-        return tuple(p.cpu_time / a[p.qp] for p in self.test if p.qp in a and a[p.qp] > 0 and p.cpu_time > 0)
-
-
-@dataclass(frozen=True)
-class ClassSummary:
-    """Averages over the sequences of one class (or all sequences: ``name == "Overall"``)."""
-
-    name: str
-    sequences: int
-    bd_rate_y: float
-    bd_rate_u: float
-    bd_rate_v: float
-    bd_rate_yuv: float
-    bd_psnr_y: float
-    bd_psnr_yuv: float
-    mean_ts: float
-    enc_t: float
-    rdc_reduction_luma: float | None
-    rdc_reduction_total: float | None
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """The whole run: settings, sequences, classes, overall, and what went wrong."""
-
-    bd_method: str
-    anchor_options: tuple[str, ...]
-    test_options: tuple[str, ...]
-    test_label: str
-    sequences: tuple[SequenceSummary, ...]
-    classes: tuple[ClassSummary, ...]
-    overall: ClassSummary | None
-    failures: tuple[str, ...]
-    warnings: tuple[str, ...]
-    verify: tuple[str, ...] | None = None
-    settings: Mapping[str, str] = dataclasses.field(default_factory=dict)
-
-
-def summarize_sequence(
-    name: str,
-    seq_class: str,
-    size: tuple[int, int],
-    coded_frames: int,
-    pairs: Mapping[int, tuple[EncodeResult | None, EncodeResult | None]],
-    method: str = "pchip",
-) -> SequenceSummary:
-    """Summary of one sequence from ``{qp: (anchor record, test record)}`` (``None`` = missing)."""
-    anchor: list[QPPoint] = []
-    test: list[QPPoint] = []
-    missing: list[int] = []
-    for qp in sorted(pairs):
-        a, t = pairs[qp]
-        if a is None or t is None or not a.ok or not t.ok or a.summary is None or t.summary is None:
-            missing.append(qp)
-            continue
-        anchor.append(QPPoint.from_result(a))
-        test.append(QPPoint.from_result(t))
-    notes: list[str] = []
-    if missing:
-        notes.append(
-            f"{name}: QP {', '.join(map(str, missing))} missing (failed or not run); "
-            "figures use the remaining QPs"
-        )
-    bd = None
-    time = None
-    if anchor:
-        bd = compare([p.rd() for p in anchor], [p.rd() for p in test], method, label=name)
-        notes.extend(bd.warnings)
-        ca = {qp: pairs[qp][0].counters for qp in (p.qp for p in anchor)}  # type: ignore[union-attr]
-        ct = {qp: pairs[qp][1].counters for qp in (p.qp for p in test)}  # type: ignore[union-attr]
-        time = summarize({p.qp: p.cpu_time for p in anchor}, {p.qp: p.cpu_time for p in test}, ca, ct)
-    return SequenceSummary(
-        name=name,
-        seq_class=seq_class,
-        width=size[0],
-        height=size[1],
-        coded_frames=coded_frames,
-        anchor=tuple(anchor),
-        test=tuple(test),
-        bd=bd,
-        time=time,
-        missing_qps=tuple(missing),
-        warnings=tuple(notes),
-    )
-
-
-def _mean(values: Sequence[float | None]) -> float:
-    kept = [v for v in values if v is not None and math.isfinite(v)]
-    return sum(kept) / len(kept) if kept else math.nan
-
-
-def _class_summary(name: str, seqs: Sequence[SequenceSummary]) -> ClassSummary:
-    have = [s for s in seqs if s.bd is not None and s.time is not None]
-    ratios = [r for s in have for r in s.time_ratios]
-    luma = [s.time.rdc_reduction_luma for s in have if s.time is not None]
-    total = [s.time.rdc_reduction_total for s in have if s.time is not None]
-
-    def bd(attr: str) -> float:
-        return _mean([getattr(s.bd, attr) for s in have])
-
-    return ClassSummary(
-        name=name,
-        sequences=len(have),
-        bd_rate_y=bd("bd_rate_y"),
-        bd_rate_u=bd("bd_rate_u"),
-        bd_rate_v=bd("bd_rate_v"),
-        bd_rate_yuv=bd("bd_rate_yuv"),
-        bd_psnr_y=bd("bd_psnr_y"),
-        bd_psnr_yuv=bd("bd_psnr_yuv"),
-        mean_ts=_mean([s.time.mean_ts for s in have if s.time is not None]),
-        enc_t=enc_t_of_ratios(ratios),
-        rdc_reduction_luma=_mean(luma) if luma and None not in luma else None,
-        rdc_reduction_total=_mean(total) if total and None not in total else None,
-    )
-
-
-def summarize_run(
-    sequences: Sequence[SequenceSummary],
-    *,
-    bd_method: str,
-    anchor_options: Sequence[str],
-    test_options: Sequence[str],
-    test_label: str = "",
-    failures: Sequence[str] = (),
-    verify: Sequence[str] | None = None,
-    settings: Mapping[str, str] | None = None,
-) -> RunSummary:
-    """Class averages (classes in first-seen order) and the overall average."""
-    classes: dict[str, list[SequenceSummary]] = {}
-    for seq in sequences:
-        classes.setdefault(seq.seq_class, []).append(seq)
-    return RunSummary(
-        bd_method=bd_method,
-        anchor_options=tuple(anchor_options),
-        test_options=tuple(test_options),
-        test_label=test_label,
-        sequences=tuple(sequences),
-        classes=tuple(_class_summary(c, s) for c, s in classes.items()),
-        overall=_class_summary("Overall", sequences) if sequences else None,
-        failures=tuple(failures),
-        warnings=tuple(w for s in sequences for w in s.warnings),
-        verify=tuple(verify) if verify is not None else None,
-        settings=dict(settings or {}),
-    )
+__all__ = ["markdown", "write_reports"]
 
 
 def _fmt(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
@@ -355,16 +138,6 @@ def markdown(summary: RunSummary) -> str:
     return out.getvalue()
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def _csv(summary: RunSummary) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -388,7 +161,7 @@ def _csv(summary: RunSummary) -> str:
     for s in summary.sequences:
         enc = enc_t_of_ratios(s.time_ratios)
         writer.writerow(
-            _clean(
+            finite_or_none(
                 [
                     "sequence",
                     s.seq_class,
@@ -407,7 +180,7 @@ def _csv(summary: RunSummary) -> str:
         )
     for c in (*summary.classes, *([summary.overall] if summary.overall else [])):
         writer.writerow(
-            _clean(
+            finite_or_none(
                 [
                     "overall" if c.name == "Overall" else "class",
                     c.name,
@@ -430,10 +203,9 @@ def _csv(summary: RunSummary) -> str:
 def write_reports(summary: RunSummary, out_dir: str | Path) -> list[Path]:
     """Write ``summary.csv``, ``summary.json`` and ``summary.md`` into ``out_dir``; return their paths."""
     out = Path(out_dir)
-    body = {"schema": RUN_SCHEMA, "schema_version": RUN_SCHEMA_VERSION, **_clean(dataclasses.asdict(summary))}
     files = {
         "summary.csv": _csv(summary),
-        "summary.json": json.dumps(body, indent=1) + "\n",
+        "summary.json": json.dumps(summary_json(summary), indent=1) + "\n",
         "summary.md": markdown(summary),
     }
     for name, text in files.items():

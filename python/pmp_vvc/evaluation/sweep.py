@@ -7,7 +7,7 @@ making relative file paths in the test's options absolute (against the caller's 
 every model they name (loads with onnxruntime, matches the interface), so that bad input stops the
 sweep before anything is encoded. :func:`run_plan` runs what is not done yet on an executor (anchor and
 test of one QP next to each other) and clears temporaries of dead runs first; :func:`summarize_plan`
-turns the records into the typed :class:`~pmp_vvc.evaluation.report.RunSummary`. ``pmp-run``,
+turns the records into the typed :class:`~pmp_vvc.evaluation.summary.RunSummary`. ``pmp-run``,
 ``bench/bench_fast.py`` and ``bench/ci_gate.py`` all go through here.
 """
 
@@ -24,8 +24,8 @@ from pmp_vvc.errors import ConfigError
 from pmp_vvc.evaluation.executors import Executor, run_all
 from pmp_vvc.evaluation.jobs import EncodeJob, default_encoder_cmd, resolve_build_id, run_job, verify_result
 from pmp_vvc.evaluation.records import EncodeResult, load_done
-from pmp_vvc.evaluation.report import RunSummary, summarize_run, summarize_sequence
 from pmp_vvc.evaluation.sequences import SequenceConfig
+from pmp_vvc.evaluation.summary import RunSummary, summarize_run, summarize_sequence
 from pmp_vvc.files import remove_stale_temporaries
 
 __all__ = [
