@@ -183,16 +183,17 @@ def _gone(pid: int) -> bool:
 @pytest.mark.parametrize("kind", ["command", "fork"])
 def test_a_library_caller_killed_takes_its_encoders_with_it(tmp_path: Path, kind: str) -> None:
     pid_file = tmp_path / "child.pid"
-    path = os.pathsep.join([str(PYTHON_DIR), os.environ.get("PYTHONPATH", "")])
-    caller = subprocess.Popen(
-        [sys.executable, "-c", LIBRARY_CALLER, kind, str(pid_file), str(tmp_path / "log.txt")],
-        env={**os.environ, "PYTHONPATH": path},
-        start_new_session=True,
-    )
+    with open(tmp_path / "caller.err", "wb") as err:  # the installed package, as a user's script has it
+        caller = subprocess.Popen(
+            [sys.executable, "-c", LIBRARY_CALLER, kind, str(pid_file), str(tmp_path / "log.txt")],
+            stderr=err,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not (pid_file.exists() and pid_file.read_text().strip()):
             time.sleep(0.05)
+        assert pid_file.exists(), (tmp_path / "caller.err").read_text()
         child = int(pid_file.read_text())
         caller.send_signal(signal.SIGKILL)  # no handler, no cleanup: only the kernel can end the child
         caller.wait(timeout=10)
