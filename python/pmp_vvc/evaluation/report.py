@@ -1,6 +1,6 @@
 """Write a run summary as ``summary.md`` (the JVET-style table), ``summary.csv`` and ``summary.json``.
 
-Each file is written to a temporary name and renamed; the figures come from ``summary.py``. No
+Each file is written to a temporary name and renamed; the numbers come from ``summary.py``. No
 matplotlib here (see plots.py).
 """
 

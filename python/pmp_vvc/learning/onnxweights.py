@@ -18,9 +18,14 @@ import torch
 
 from pmp_vvc.errors import ModelError
 from pmp_vvc.learning.model import ChromaConfig, MapNet, ModelConfig, build_model
-from pmp_vvc.modelio import CHROMA_SAMPLE_SIZE, SAMPLE_SIZE
+from pmp_vvc.modelio import CHROMA, LUMA
 
 __all__ = ["load_onnx_model", "onnx_target"]
+
+
+def _target(meta: dict[str, str]) -> str:
+    """Return the network a file's metadata names: ``chroma``, or ``luma`` (also files without the key)."""
+    return "chroma" if meta.get("target") == "chroma" else "luma"
 
 
 def onnx_target(path: str | Path) -> str:
@@ -31,7 +36,7 @@ def onnx_target(path: str | Path) -> str:
         meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     except Exception as err:  # onnx and protobuf raise their own types for unreadable files
         raise ModelError(f"{path}: not an ONNX file ({err})") from None
-    return "chroma" if meta.get("target") == "chroma" else "luma"
+    return _target(meta)
 
 
 def _weights(path: Path) -> tuple[ModelConfig, dict[str, np.ndarray]]:
@@ -41,7 +46,7 @@ def _weights(path: Path) -> tuple[ModelConfig, dict[str, np.ndarray]]:
     try:
         graph_model = onnx.load(str(path))
         meta = {p.key: p.value for p in graph_model.metadata_props}
-        config = ChromaConfig if meta.get("target") == "chroma" else ModelConfig
+        config = ChromaConfig if _target(meta) == "chroma" else ModelConfig
         cfg = config.from_dict(json.loads(meta["model_config"]))
     except Exception as err:  # onnx and protobuf raise their own types for unreadable files
         raise ModelError(f"{path}: not a pmp-export ONNX file with a model configuration ({err})") from None
@@ -76,12 +81,14 @@ def load_onnx_model(path: str | Path) -> MapNet:
     net.load_state_dict({**state, **loaded})
     net.eval()
     rng = np.random.default_rng(0)
-    feeds = {"luma": rng.uniform(0.06, 0.92, (2, 1, SAMPLE_SIZE, SAMPLE_SIZE)).astype(np.float32)}
-    feeds["qp"] = np.array([22.0, 37.0], np.float32)
-    if isinstance(cfg, ChromaConfig):
-        chroma_shape = (2, 1, CHROMA_SAMPLE_SIZE, CHROMA_SAMPLE_SIZE)
-        for plane in ("cb", "cr"):
-            feeds[plane] = rng.uniform(0.3, 0.7, chroma_shape).astype(np.float32)
+    feeds: dict[str, np.ndarray] = {}
+    for name, shape in (CHROMA if isinstance(cfg, ChromaConfig) else LUMA).inputs.items():
+        low, high = (0.06, 0.92) if name == "luma" else (0.3, 0.7)  # samples of typical luma and chroma
+        feeds[name] = (
+            np.array([22.0, 37.0], np.float32)
+            if name == "qp"
+            else rng.uniform(low, high, (2, *shape[1:])).astype(np.float32)
+        )
     want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)
     with torch.no_grad():
         got = net(*(torch.from_numpy(v) for v in feeds.values()))
