@@ -158,16 +158,24 @@ def test_sigterm_stops_encoders_and_cleans_up(user: Path, tmp_path: Path) -> Non
 
 
 LIBRARY_CALLER = """
-import sys, time
+import os, sys, time
 from pathlib import Path
 from pmp_vvc.codec.process import run_logged_command
 from pmp_vvc.codec.runner import _fork_run
 
 pid_file, log = Path(sys.argv[2]), Path(sys.argv[3])
+
+
+def forked_child() -> int:
+    pid_file.write_text(str(os.getpid()))
+    time.sleep(60)
+    return 0
+
+
 if sys.argv[1] == "command":
     run_logged_command(["sh", "-c", f"echo $$ > {pid_file}; exec sleep 60"], log)
 else:  # a forked child, as encodes with a guide object run
-    _fork_run(lambda: pid_file.write_text(str(__import__("os").getpid())) and time.sleep(60) or 0, log)
+    _fork_run(forked_child, log)
 """
 
 
