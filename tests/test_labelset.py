@@ -110,12 +110,15 @@ def test_shards_carry_costs_and_a_packed_set_materialises_the_same_shards(tmp_pa
     assert labelset.is_label_set(packed) and manifest["blocks"] == 4 and len(manifest["units"]) == 1
     assert "path" not in json.dumps(manifest["plan"]["crops"])  # names and sha256 only, no machine paths
     again = tmp_path / "again"
-    labelset.materialise(packed, again, data_root=tmp_path)
+    (tmp_path / "sub").mkdir()
+    labelset.materialise(packed, again, data_root=tmp_path / "sub" / "..")
     (copy,) = dataset.shard_paths(again)
     with np.load(shard) as a, np.load(copy) as b:
         assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files)
     assert json.loads((again / "manifest.json").read_text())["blocks"] == 4
     labelset.materialise(packed, again, data_root=tmp_path)  # rerun: nothing to do, same result
+    # the encoding command resumes in the materialised folder (same plan, whatever the root's spelling)
+    assert cli.main([*argv[: argv.index("--out") + 1], str(again), *argv[argv.index("--out") + 2 :]]) == 0
     (tmp_path / "a.png").write_bytes((tmp_path / "a.png").read_bytes() + b"\0")
     with pytest.raises(InputError, match="sha256"):
         labelset.materialise(packed, tmp_path / "third", data_root=tmp_path)

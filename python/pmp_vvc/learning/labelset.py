@@ -121,7 +121,8 @@ def _resolve(entry: dict[str, Any], data_root: Path) -> Crop:
     if source["kind"] != "image":
         raise ConfigError(f"label set source {source['name']}: only photo sources can be materialised")
     path = data_root / source["name"]
-    return Crop(Source("image", str(path.absolute()), source["name"], source["frame"]), **_geometry(entry))
+    # resolved like pmp-dataset's own sources, so that its plan and this one compare equal and it resumes here
+    return Crop(Source("image", str(path.resolve()), source["name"], source["frame"]), **_geometry(entry))
 
 
 def _geometry(entry: dict[str, Any]) -> dict[str, int]:
