@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -175,8 +176,15 @@ def test_plan_json_round_trip_and_mismatch(tmp_path: Path) -> None:
     assert len(plan.groups) == 2
     dataset.check_plan(tmp_path, plan)
     other = dataset.DatasetPlan(plan.crops, (22,), 1, ())
-    with pytest.raises(ConfigError, match=r"plan\.json"):
+    with pytest.raises(ConfigError, match=r"plan\.json: qps\[0\]: 37 -> 22\)"):
         dataset.check_plan(tmp_path, other)
+    moved = dataset.DatasetPlan(
+        (replace(plan.crops[0], source=replace(src, path="/elsewhere/a.png")), *plan.crops[1:]), (37,), 1, ()
+    )
+    with pytest.raises(ConfigError, match=r"crops\[0\]\.source\.path: '.*a\.png' -> '/elsewhere/a\.png'"):
+        dataset.check_plan(tmp_path, moved)
+    with pytest.raises(ConfigError, match=r"crops: 2 entries -> 1"):
+        dataset.check_plan(tmp_path, dataset.DatasetPlan(plan.crops[:1], (37,), 1, ()))
 
 
 def test_cli_rejects_bad_arguments(tmp_path: Path) -> None:

@@ -108,6 +108,21 @@ class DatasetPlan:
         return cls(crops, tuple(data["qps"]), int(data["group_size"]), tuple(data["encoder_args"]))
 
 
+def _first_difference(old: Any, new: Any, where: str = "") -> str:
+    """Where two JSON values first differ, as ``key[i].key: old -> new`` (for the plan mismatch error)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(old.keys() | new.keys()):
+            if old.get(key) != new.get(key):
+                return _first_difference(old.get(key), new.get(key), f"{where}.{key}" if where else key)
+    elif isinstance(old, list) and isinstance(new, list):
+        if len(old) != len(new):
+            return f"{where}: {len(old)} entries -> {len(new)}"
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            if a != b:
+                return _first_difference(a, b, f"{where}[{i}]")
+    return f"{where}: {old!r} -> {new!r}"
+
+
 def check_plan(out_dir: Path, plan: DatasetPlan) -> None:
     """Write ``plan.json`` into a new dataset folder; ConfigError if the folder holds another plan."""
     path = out_dir / "plan.json"
@@ -116,10 +131,11 @@ def check_plan(out_dir: Path, plan: DatasetPlan) -> None:
             old = json.loads(path.read_text())
         except (OSError, ValueError) as err:
             raise InputError(f"cannot read {path}: {err}") from err
-        if old != plan.to_json():
+        new = plan.to_json()
+        if old != new:
             raise ConfigError(
-                f"{out_dir} holds a dataset made with other crops or settings (plan.json "
-                "differs); use another output folder or the same arguments"
+                f"{out_dir} holds a dataset made with other crops or settings (plan.json: "
+                f"{_first_difference(old, new)}); use another output folder or the same arguments"
             )
     else:
         write_json_atomic(path, plan.to_json())
