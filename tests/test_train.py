@@ -31,10 +31,12 @@ def synthetic(n: int = 16, seed: int = 0) -> Samples:
     return Samples(luma, 8, np.full(n, 22, np.int16), qt, mtt, direction, source)
 
 
-def test_loss_falls_on_a_tiny_batch(tmp_path):
+def test_loss_falls_on_a_tiny_batch(tmp_path, caplog):
     data = synthetic()
     cfg = TrainConfig(rho=0.5, epochs=12, batch_size=8, lr=3e-3, warmup_steps=2)
-    train(cfg, data, data, tmp_path, model_cfg=SMALL)
+    with caplog.at_level("INFO", logger="pmp_vvc.learning.train"):
+        train(cfg, data, data, tmp_path, model_cfg=SMALL)
+    assert "epoch 12/12 (16 training samples) train " in caplog.text  # the size of each epoch's set is logged
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert len(lines) == 12
     assert lines[-1]["train_loss"] < 0.8 * lines[0]["train_loss"]

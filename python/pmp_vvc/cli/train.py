@@ -420,7 +420,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "train_samples": len(train_set),
             "val_samples": len(val_set),
         }
-        logger.info("run %s: %d train / %d val samples, %s", run_dir, len(train_set), len(val_set), cfg)
+        logger.info(
+            "run %s: %d train / %d val samples%s, %s",
+            run_dir,
+            len(train_set),
+            len(val_set),
+            " (and the --dataset shards, re-scanned at each epoch)" if args.dataset else "",
+            cfg,
+        )
         metrics = train(cfg, data, val_set, run_dir, model_cfg=model_cfg, info=info, init=init)
         logger.info("done: %s", json.dumps(metrics))
     finally:

@@ -369,9 +369,10 @@ def train(
         with open(run / "metrics.jsonl", "a") as out:
             out.write(json.dumps(metrics) + "\n")
         log.info(
-            "epoch %d/%d train %.4f val %.4f qt16 %.3f split %.3f split_type %.3f",
+            "epoch %d/%d (%d training samples) train %.4f val %.4f qt16 %.3f split %.3f split_type %.3f",
             epoch + 1,
             cfg.epochs,
+            len(data),
             metrics["train_loss"],
             metrics["loss"],
             metrics["qt16"],
