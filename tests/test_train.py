@@ -154,3 +154,26 @@ def test_validation_set_is_the_held_out_batches_or_a_dataset(tmp_path):
     (shards / "g000000-qp22.json").write_text("{}")
     train_set, val = cli_train.train_and_validation(samples, ["batch001"], tmp_path / "bsds")
     assert len(train_set) == 4 and len(val) == 3  # the held-out batches stay out of training
+
+
+def test_dims_sizes_a_new_model_that_trains_and_exports(tmp_path):
+    from pmp_vvc.cli import export as cli_export
+    from test_chroma import fake_starter
+
+    labels = fake_starter(tmp_path / "labels")
+    run = tmp_path / "run"
+    common = ["--labels", str(labels), "--val-batches", "batch011"]
+    for bad in ("48,96", "48,94,144", "a,b,c", "0,64,96"):
+        with pytest.raises(ConfigError, match="--dims"):
+            cli_train.main([*common, "--dims", bad, "--run-dir", str(run)])
+    with pytest.raises(ConfigError, match="not with --init"):
+        cli_train.main([*common, "--dims", "48,96,144", "--init", "default", "--run-dir", str(run)])
+    argv = [*common, "--dims", "16,32,48", "--epochs", "1", "--batch-size", "4", "--run-dir", str(run)]
+    assert cli_train.main(argv) == 0
+    assert tuple(load_checkpoint(run / "best.pt")["model_config"]["dims"]) == (16, 32, 48)
+    assert load_model(run / "best.pt").cfg.dims == (16, 32, 48)
+    report = tmp_path / "export.json"
+    onnx_path = tmp_path / "small.onnx"
+    assert cli_export.main([str(run / "best.pt"), "-o", str(onnx_path), *common, "--report", str(report)]) == 0
+    figures = json.loads(report.read_text())
+    assert figures["parity"]["qt_argmax_equal"] == 1.0 and figures["macs_per_block"] < 24_225_040

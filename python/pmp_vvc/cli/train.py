@@ -20,7 +20,7 @@ import argparse
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run folder (default: <cache>/runs/rho<rho>-seed<seed>, chroma-rho<rho>-seed<seed> for chroma)",
     )
     p.add_argument("--rho", type=float, default=0.5, help="token keep ratio (1.0: dense twin)")
+    p.add_argument(
+        "--dims",
+        help="a new model's channel widths of its three stages, e.g. 48,96,144 (default 32,64,96; chroma "
+        "16,32,48); each a multiple of its stage's attention heads (2,4,4; chroma 1,2,2)",
+    )
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -330,6 +335,21 @@ def _initial_model(name: str, target: str) -> Any:
     return net
 
 
+def _stage_dims(text: str, heads: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Parse ``--dims`` (three positive widths, each a multiple of its stage's heads); ConfigError if not."""
+    from pmp_vvc.errors import ConfigError
+
+    try:
+        dims = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        dims = ()
+    if len(dims) != 3 or any(d <= 0 or d % h for d, h in zip(dims, heads, strict=True)):
+        raise ConfigError(
+            f"--dims {text!r}: give three positive widths, each a multiple of its stage's heads {heads}"
+        )
+    return dims[0], dims[1], dims[2]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run pmp-train."""
     args = build_parser().parse_args(argv)
@@ -352,6 +372,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ConfigError("--node-loss must be >= 0 and --node-margin in [0, 1)")
     if args.node_loss and args.target != "luma":
         raise ConfigError("--node-loss is for the luma model")
+    if args.dims and (args.init or args.evaluate is not None):
+        raise ConfigError("--dims sizes a new model: not with --init or --evaluate (their file sets it)")
+    default_heads = (ChromaConfig if args.target == "chroma" else ModelConfig)().heads
+    dims = _stage_dims(args.dims, default_heads) if args.dims else None
     if args.no_starter and (
         args.evaluate is not None or args.val_dataset is None or not (args.dataset or args.shard)
     ):
@@ -397,6 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else ModelConfig(rho=args.rho)
             )
         )
+        if dims is not None:
+            model_cfg = replace(model_cfg, dims=dims)
         cfg = TrainConfig(
             rho=args.rho,
             epochs=args.epochs,
