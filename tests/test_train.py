@@ -174,6 +174,7 @@ def test_dims_sizes_a_new_model_that_trains_and_exports(tmp_path):
     assert load_model(run / "best.pt").cfg.dims == (16, 32, 48)
     report = tmp_path / "export.json"
     onnx_path = tmp_path / "small.onnx"
-    assert cli_export.main([str(run / "best.pt"), "-o", str(onnx_path), *common, "--report", str(report)]) == 0
+    export_args = [str(run / "best.pt"), "-o", str(onnx_path), *common, "--report", str(report)]
+    assert cli_export.main(export_args) == 0
     figures = json.loads(report.read_text())
     assert figures["parity"]["qt_argmax_equal"] == 1.0 and figures["macs_per_block"] < 24_225_040
