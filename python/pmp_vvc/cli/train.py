@@ -359,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from pmp_vvc.errors import ConfigError
     from pmp_vvc.learning.labels import cache_dir
-    from pmp_vvc.learning.model import ChromaConfig, ModelConfig
+    from pmp_vvc.learning.model import TARGET_CONFIGS, ChromaConfig, ModelConfig
     from pmp_vvc.learning.train import TrainConfig, train
 
     if not 0.0 < args.rho <= 1.0:
@@ -374,8 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ConfigError("--node-loss is for the luma model")
     if args.dims and (args.init or args.evaluate is not None):
         raise ConfigError("--dims sizes a new model: not with --init or --evaluate (their file sets it)")
-    default_heads = (ChromaConfig if args.target == "chroma" else ModelConfig)().heads
-    dims = _stage_dims(args.dims, default_heads) if args.dims else None
+    dims = _stage_dims(args.dims, TARGET_CONFIGS[args.target]().heads) if args.dims else None
     if args.no_starter and (
         args.evaluate is not None or args.val_dataset is None or not (args.dataset or args.shard)
     ):

@@ -126,19 +126,19 @@ def _first_difference(old: Any, new: Any, where: str = "") -> str:
 def check_plan(out_dir: Path, plan: DatasetPlan) -> None:
     """Write ``plan.json`` into a new dataset folder; ConfigError if the folder holds another plan."""
     path = out_dir / "plan.json"
+    new = plan.to_json()
     if path.is_file():
         try:
             old = json.loads(path.read_text())
         except (OSError, ValueError) as err:
             raise InputError(f"cannot read {path}: {err}") from err
-        new = plan.to_json()
         if old != new:
             raise ConfigError(
                 f"{out_dir} holds a dataset made with other crops or settings (plan.json: "
                 f"{_first_difference(old, new)}); use another output folder or the same arguments"
             )
     else:
-        write_json_atomic(path, plan.to_json())
+        write_json_atomic(path, new)
 
 
 def write_manifest(out_dir: Path) -> dict[str, Any]:
