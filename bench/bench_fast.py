@@ -42,16 +42,19 @@ DEV_SEQUENCES = ROOT.parent / "shared" / "data" / "dev" / "sequences"
 DEFAULT_MODEL = ROOT / "models" / "pmp-vit-rho0.5.onnx"
 THRESHOLDS = {2: (0.5, 0.6, 0.7, 0.8, 0.9), 3: (0.6, 0.7, 0.8, 0.9)}
 MTT2 = "--MaxMTTHierarchyDepthISliceL=2"
-MTT2_THRESHOLDS = {1: (0.7, 0.8, 0.9), 2: (0.6, 0.7, 0.8, 0.9)}
+MTT2_THRESHOLDS = {1: (0.7, 0.8, 0.9), 2: (0.6, 0.7, 0.8, 0.85, 0.9, 0.95)}
 # The chroma tree, searched in full by the points above: VTM's shallower chroma MTT.
 CHROMA = {"cmtt2": "--MaxMTTHierarchyDepthISliceC=2", "cmtt1": "--MaxMTTHierarchyDepthISliceC=1"}
 CHROMA_THRESHOLDS = (0.8, 0.9)
 # The chroma guide (chroma maps ruling the chroma tree at level k): the chroma model with the chroma threshold
 # (+cgK-tT; +cgK: the luma threshold), or the anchor's chroma partition (+coK: the chroma ceiling).
 CHROMA_GUIDE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
-DEFAULT_LUMA = "model-L2-t0.9+mtt2"
+CHROMA_LUMA = "model-L2-t0.9+mtt2"  # the luma point of the chroma-tree points below
 # (threshold, QT threshold) pairs at L2
 QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95))
+# Per-QP thresholds at L2 (--PMPThreshold=QP:t,...): lower at low QP, where a wrong skip costs less per
+# RD check saved (bench/qp_mix.py)
+THRESHOLDS_BY_QP = {"lowqp0.6": "22:0.6,27:0.9", "lowqp0.7": "22:0.7,27:0.9", "lowqp0.8": "22:0.8,27:0.9"}
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,11 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
         for k, ts in MTT2_THRESHOLDS.items()
         for t in ts
     ]
+    for name, by_qp in THRESHOLDS_BY_QP.items():
+        opts = f"{base} --PMPLevel=2 --PMPThreshold={by_qp} {MTT2}"
+        pts.append(Point(f"model-L2-{name}+mtt2", opts, "model+mtt2-byqp"))
+        chroma = f"{opts} {CHROMA['cmtt1']}"
+        pts.append(Point(f"model-L2-{name}+mtt2+cmtt1", chroma, "model+mtt2+chroma-byqp"))
     pts += [
         Point(
             f"model-L2-t{t}+mtt2+{name}",
@@ -122,7 +130,7 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
         for t in CHROMA_THRESHOLDS
     ]
     # The chroma ceiling: the anchor's chroma partition at chroma level k, with the anchor's own luma coding
-    # (oracle-L2: the anchor's bitstream but for chroma) and at the luma decisions of the default point.
+    # (oracle-L2: the anchor's bitstream but for chroma) and at the luma decisions of CHROMA_LUMA.
     luma = f"{base} --PMPLevel=2 --PMPThreshold=0.9 {MTT2}"
     for k in (1, 2, 3):
         pts.append(
@@ -132,7 +140,7 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
         )
         pts.append(
             Point(
-                f"{DEFAULT_LUMA}+co{k}",
+                f"{CHROMA_LUMA}+co{k}",
                 f"{luma} --PMPChromaLevel={k} --PMPChromaModel=oracle-partition:{dump}",
                 "model+mtt2+co",
             )
@@ -140,10 +148,10 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
     if chroma_model is not None:
         cg = f"{luma} --PMPChromaModel={chroma_model}"
         for k in (1, 2, 3):
-            pts.append(Point(f"{DEFAULT_LUMA}+cg{k}", f"{cg} --PMPChromaLevel={k}", "model+mtt2+cg"))
+            pts.append(Point(f"{CHROMA_LUMA}+cg{k}", f"{cg} --PMPChromaLevel={k}", "model+mtt2+cg"))
             pts += [
                 Point(
-                    f"{DEFAULT_LUMA}+cg{k}-t{t}",
+                    f"{CHROMA_LUMA}+cg{k}-t{t}",
                     f"{cg} --PMPChromaLevel={k} --PMPChromaThreshold={t}",
                     "model+mtt2+cg",
                 )

@@ -169,3 +169,18 @@ def test_replayed_maps_equal_the_live_model(clip128: Clip, tmp_path: Path) -> No
     direct = tmp_path / "direct.bin"
     pmp_vvc.encode(clip128.args(QP, direct), guide=predictor.map_guide(predictor.StoredMaps(maps), 3, 0.6))
     assert md5(direct) == md5(live)
+
+
+def test_threshold_per_qp_is_the_threshold_of_each_picture_qp(clip128: Clip, tmp_path: Path) -> None:
+    """--PMPThreshold=QP:t,... codes each QP as the fixed threshold it gives there (linear between knots)."""
+    knots = "--PMPThreshold=22:0.5,32:1"  # 0.75 at QP 27: exact in binary
+
+    def bits(qp: int, name: str, threshold: str) -> str:
+        out = tmp_path / f"{name}_{qp}.bin"
+        pmp_vvc.encode(clip128.args(qp, out, f"--PMPModel={MODEL}", "--PMPLevel=2", threshold, frames=1))
+        return md5(out)
+
+    assert bits(22, "knots", knots) == bits(22, "fixed", "--PMPThreshold=0.5")
+    assert bits(27, "knots", knots) == bits(27, "fixed", "--PMPThreshold=0.75")
+    assert bits(37, "knots", knots) == bits(37, "fixed", "--PMPThreshold=1")
+    assert bits(37, "knots", knots) != bits(37, "low", "--PMPThreshold=0.5")

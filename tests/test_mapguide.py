@@ -246,6 +246,17 @@ def test_qt_threshold_rules_where_qt_is_legal() -> None:
         MapGuide(level=2, qt_threshold=1.5)
 
 
+def test_threshold_per_qp_knots() -> None:
+    g = MapGuide(level=2, threshold=0.7, threshold_by_qp=[(22, 0.7), (27, 0.9)])
+    assert g.threshold_by_qp == [(22, 0.7), (27, 0.9)]
+    # until a picture sets it from its QP: the given threshold (and the QT threshold that follows it)
+    assert g.threshold == g.qt_threshold == pytest.approx(0.7)
+    with pytest.raises(RuntimeError, match="QPs of a per-QP threshold must increase"):
+        MapGuide(level=2, threshold_by_qp=[(27, 0.7), (27, 0.9)])
+    with pytest.raises(RuntimeError, match="threshold at QP 22 must be in"):
+        MapGuide(level=2, threshold_by_qp=[(22, 1.5)])
+
+
 def test_bad_maps_and_options_are_refused() -> None:
     g = MapGuide(level=2)
     qt, inc, dirs = hard_maps()

@@ -24,12 +24,22 @@ def test_defaults_are_those_of_the_encoder_help() -> None:
     assert (got.level, got.threshold, got.edge_blocks) == (3, 0.7, False)
 
 
+def test_threshold_per_qp() -> None:
+    got = MapGuideOptions.parse({"PMPThreshold": "22:0.7,27:0.9"})
+    assert got.threshold_by_qp == ((22, 0.7), (27, 0.9)) and got.threshold == 0.7
+    assert MapGuideOptions.parse({"PMPThreshold": "0.8"}).threshold_by_qp == ()
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
         ({"PMPLevel": "4"}, "--PMPLevel must be 0, 1, 2 or 3"),
         ({"PMPLevel": "two"}, "not a valid int"),
         ({"PMPThreshold": "1.5"}, "--PMPThreshold must be in"),
+        ({"PMPThreshold": "22:0.7,27"}, "'27' is not QP:threshold"),
+        ({"PMPThreshold": "22:0.7,x:0.9"}, "'x:0.9' is not QP:threshold"),
+        ({"PMPThreshold": "27:0.7,22:0.9"}, "the QPs must increase, got 27 before 22"),
+        ({"PMPThreshold": "22:0.7,27:1.2"}, "the threshold at QP 27 must be in"),
         ({"PMPQtThreshold": "2"}, "--PMPQtThreshold must be <= 1"),
         ({"PMPThreads": "0"}, "--PMPThreads must be >= 1"),
     ],

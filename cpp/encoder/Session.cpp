@@ -8,14 +8,13 @@ namespace pmp
 {
 std::map<std::string, std::string> EncoderOptions::asStrings() const
 {
-  std::ostringstream thr, qtThr, chromaThr;
-  thr << threshold;
+  std::ostringstream qtThr, chromaThr;
   qtThr << qtThreshold;
   chromaThr << chromaThreshold;
   return { { "PMPGuide", guide },
            { "PMPModel", model },
            { "PMPLevel", std::to_string(level) },
-           { "PMPThreshold", thr.str() },
+           { "PMPThreshold", threshold },
            { "PMPQtThreshold", qtThr.str() },
            { "PMPThreads", std::to_string(threads) },
            { "PMPEdgeBlocks", edgeBlocks ? "1" : "0" },

@@ -22,7 +22,7 @@ struct EncoderOptions
   std::string guide;           // --PMPGuide: name of a guide built by the guide factory
   std::string model;           // --PMPModel
   int         level     = 2;   // --PMPLevel
-  double      threshold = 0.0; // --PMPThreshold
+  std::string threshold = "0"; // --PMPThreshold: a number, or QP:threshold knots (checked in Python)
   double      qtThreshold = -1.0; // --PMPQtThreshold (negative: --PMPThreshold)
   int         threads   = 1;   // --PMPThreads
   bool        edgeBlocks = true; // --PMPEdgeBlocks

@@ -50,7 +50,6 @@ MapGuide::MapGuide(MapSource source, int level, double threshold, bool edgeBlock
   : m_source(std::move(source))
   , m_level(level)
   , m_threshold(threshold)
-  , m_qtThreshold(threshold)
   , m_edgeBlocks(edgeBlocks)
 {
   if (level < 0 || level > kMttLayers)
@@ -67,7 +66,7 @@ void MapGuide::setQtThreshold(double qtThreshold)
 {
   if (qtThreshold < 0.0)
   {
-    m_qtThreshold = m_threshold;
+    m_qtThreshold = -1.0;
     return;
   }
   if (!(qtThreshold <= 1.0))
@@ -76,6 +75,42 @@ void MapGuide::setQtThreshold(double qtThreshold)
                      + std::to_string(qtThreshold));
   }
   m_qtThreshold = qtThreshold;
+}
+
+void MapGuide::setThresholdByQp(std::vector<std::pair<int, double>> knots)
+{
+  for (size_t i = 0; i < knots.size(); i++)
+  {
+    if (!(knots[i].second >= 0.0 && knots[i].second <= 1.0))
+    {
+      throw GuideError("map guide: the threshold at QP " + std::to_string(knots[i].first) + " must be in [0, 1], got "
+                       + std::to_string(knots[i].second));
+    }
+    if (i > 0 && knots[i].first <= knots[i - 1].first)
+    {
+      throw GuideError("map guide: the QPs of a per-QP threshold must increase, got "
+                       + std::to_string(knots[i - 1].first) + " before " + std::to_string(knots[i].first));
+    }
+  }
+  m_thresholdByQp = std::move(knots);
+}
+
+double MapGuide::thresholdAt(int qp) const
+{
+  const auto& k = m_thresholdByQp;
+  if (qp <= k.front().first)
+  {
+    return k.front().second;
+  }
+  for (size_t i = 1; i < k.size(); i++)
+  {
+    if (qp <= k[i].first)
+    {
+      const double f = double(qp - k[i - 1].first) / double(k[i].first - k[i - 1].first);
+      return k[i - 1].second + f * (k[i].second - k[i - 1].second);
+    }
+  }
+  return k.back().second;
 }
 
 void MapGuide::setChromaRules(int level, double threshold)
@@ -102,6 +137,10 @@ void MapGuide::setLimits(const TreeLimits& luma, const TreeLimits& chroma)
 void MapGuide::beginPicture(const PictureInfo& picture)
 {
   setLimits(picture.lumaLimits, picture.chromaLimits);
+  if (!m_thresholdByQp.empty())
+  {
+    m_threshold = thresholdAt(picture.qp);
+  }
   if (m_chromaLevel > 0 && picture.chromaFormat != kChroma420)
   {
     static const char* names[4] = { "4:0:0", "4:2:0", "4:2:2", "4:4:4" };
@@ -423,7 +462,7 @@ Decision MapGuide::decide(const CuQuery& cu)
   const uint8_t allowed   = kAllModes;
   const Node    shape{ 0, 0, 0, cu.width, cu.height, cu.qtDepth - 1, cu.mtDepth, cu.chroma };
   const bool    qtLegal   = legal(shape, kQt);
-  const double  threshold = cu.chroma ? chromaThreshold() : qtLegal ? m_qtThreshold : m_threshold;
+  const double  threshold = cu.chroma ? chromaThreshold() : qtLegal ? qtThreshold() : m_threshold;
   if (m_level == 0 && !cu.chroma)
   {
     // L0: the map fixes the QT depth only; MTT splits stay with VTM's RDO. A QT leaf forces the non-split

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <vector>
 
 namespace pmp
@@ -44,6 +45,12 @@ public:
   // decision costs most: no QT can follow an MTT split. Negative: the same as threshold.
   void setQtThreshold(double qtThreshold);
 
+  // The threshold as a function of the slice QP, set at every picture: linear between the (QP, threshold) knots
+  // (increasing QPs), constant beyond the first and the last; empty: the fixed threshold. The QT and chroma
+  // thresholds that follow the threshold follow it too.
+  void setThresholdByQp(std::vector<std::pair<int, double>> knots);
+  const std::vector<std::pair<int, double>>& thresholdByQp() const { return m_thresholdByQp; }
+
   // Chroma tree (dual tree): level 0 leaves it to VTM's search; 1..3: the chroma maps rule its QT and MTT
   // layers 1..k (there is no QT-only level), with the threshold (negative: the luma one). The map source must
   // then give chroma maps (and the input be 4:2:0).
@@ -71,7 +78,7 @@ public:
   bool   hasChromaMaps() const { return m_chroma.width > 0; }
   int    level() const { return m_level; }
   double threshold() const { return m_threshold; }
-  double qtThreshold() const { return m_qtThreshold; }
+  double qtThreshold() const { return m_qtThreshold < 0.0 ? m_threshold : m_qtThreshold; }
   int    chromaLevel() const { return m_chromaLevel; }
   double chromaThreshold() const { return m_chromaThreshold < 0.0 ? m_threshold : m_chromaThreshold; }
   bool   edgeBlocks() const { return m_edgeBlocks; }
@@ -121,11 +128,13 @@ private:
   static void modeProbabilities(const TreeMaps& m, const Node& n, std::array<double, 6>& prob);
   bool legal(const Node& n, uint8_t mode) const;
   uint8_t forceMask(const CuQuery& cu, uint8_t set, double threshold) const;
+  double  thresholdAt(int qp) const;
 
   MapSource         m_source;
   int               m_level;
   double            m_threshold;
-  double            m_qtThreshold;
+  double            m_qtThreshold = -1.0;   // negative: m_threshold
+  std::vector<std::pair<int, double>> m_thresholdByQp;
   int               m_chromaLevel     = 0;
   double            m_chromaThreshold = -1.0;   // negative: m_threshold
   bool              m_edgeBlocks;

@@ -101,15 +101,17 @@ MODELS: dict[str, ModelEntry] = {
 }
 
 #: The recommended operating point; ``pmp-run --demo`` runs it as its test. Chosen from the bench curve
-#: (README, bench/README.md): the most time saving at BD-rate Y <= 2.5 % on the dev sequences: the map
-#: guide at L2 with threshold 0.9 for the luma tree, VTM's luma MTT depth 2 (no third MTT layer) and, for
-#: the chroma tree, which the map guide leaves to VTM, VTM's chroma MTT depth 1 (it costs chroma BD-rate:
-#: U/V +3.8/+4.2 % against +1.6/+0.9 % without it, for 11 points more time saving).
+#: (README, bench/README.md): much time saving at BD-rate Y below 2.5 % on the dev sequences, with a margin
+#: for content the project has not seen (it costs a little more): the map guide at L2 for the luma tree
+#: with threshold 0.7 at QP <= 22 rising to 0.9 at QP >= 27 (at low QP a wrong skip costs about half the
+#: BD-rate per RD check saved), VTM's luma MTT depth 2 (no third MTT layer) and, for the chroma tree,
+#: which the map guide leaves to VTM, VTM's chroma MTT depth 1 (it costs chroma BD-rate: U/V +2.8/+4.1 %
+#: against +1.8/+0.4 % without it, for 12 points more RD checks saved).
 DEFAULT_POINT = OperatingPoint(
     model="pmp-vit-rho0.5",
     options=(
         "--PMPLevel=2",
-        "--PMPThreshold=0.9",
+        "--PMPThreshold=22:0.7,27:0.9",
         "--MaxMTTHierarchyDepthISliceL=2",
         "--MaxMTTHierarchyDepthISliceC=1",
     ),

@@ -429,6 +429,7 @@ def map_guide(
     qt_threshold: float = _DEFAULTS.qt_threshold,
     chroma_level: int = _DEFAULTS.chroma_level,
     chroma_threshold: float = _DEFAULTS.chroma_threshold,
+    threshold_by_qp: tuple[tuple[int, float], ...] = (),
 ) -> Any:
     """Build a :class:`MapGuide` (C++) fed by ``source`` at ``level`` 0..3 and confidence ``threshold``.
 
@@ -437,7 +438,9 @@ def map_guide(
     a QT split is legal (square nodes before any MTT split: a wrong QT decision cannot be undone below);
     negative means ``threshold``. ``chroma_level`` 1..3: the source's chroma maps rule the chroma tree (QT
     and MTT layers 1..k) with ``chroma_threshold`` (negative: ``threshold``) and the chroma tree's split
-    limits; 0: the chroma tree is left to VTM's search.
+    limits; 0: the chroma tree is left to VTM's search. ``threshold_by_qp``: (QP, threshold) knots that set
+    the threshold of each picture from its slice QP (linear between them, constant beyond; empty:
+    ``threshold``).
 
     Raises:
         ConfigError: a level outside its range, or a threshold above 1 (or below 0).
@@ -448,11 +451,13 @@ def map_guide(
         qt_threshold=qt_threshold,
         chroma_level=chroma_level,
         chroma_threshold=chroma_threshold,
+        threshold_by_qp=threshold_by_qp,
     )
     return extension().MapGuide(
         source,
         level=level,
         threshold=threshold,
+        threshold_by_qp=list(threshold_by_qp),
         edge_blocks=edge_blocks,
         qt_threshold=qt_threshold,
         chroma_level=chroma_level,

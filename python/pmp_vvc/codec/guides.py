@@ -83,8 +83,8 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
     (the anchor's coding exactly), ``oracle-partition:DUMP`` the partition alone (every CU searched afresh),
     and
     ``--PMPGuide=replay:NPZ`` stored maps (:class:`pmp_vvc.predictor.StoredMaps`). These three drive the
-    C++ map guide with ``--PMPLevel``, ``--PMPThreshold``, ``--PMPQtThreshold``, ``--PMPChromaLevel`` and
-    ``--PMPChromaThreshold`` (defaults:
+    C++ map guide with ``--PMPLevel``, ``--PMPThreshold`` (a number or per-QP knots),
+    ``--PMPQtThreshold``, ``--PMPChromaLevel`` and ``--PMPChromaThreshold`` (defaults:
     :class:`pmp_vvc.codec.options.MapGuideOptions`). With ``--PMPChromaLevel`` > 0 the chroma tree is ruled
     by chroma maps: the oracle's from the dump's chroma CUs, the model's from the chroma model
     (``--PMPChromaModel``, or the luma model's companion: :func:`pmp_vvc.modelzoo.resolve_chroma_model`).
@@ -140,6 +140,7 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
             source,
             level=opts.level,
             threshold=opts.threshold,
+            threshold_by_qp=opts.threshold_by_qp,
             edge_blocks=edges,
             qt_threshold=opts.qt_threshold,
             chroma_level=opts.chroma_level,

@@ -9,6 +9,7 @@ elsewhere (another working directory, a Dask worker).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,8 @@ class MapGuideOptions:
 
     level: int = 2  # --PMPLevel: map-controlled levels, 0..3
     threshold: float = 0.0  # --PMPThreshold: 0 hard maps, else the probability a node's modes must reach
+    # --PMPThreshold=QP:t,QP:t,...: per slice QP, linear between the knots (``threshold``: the first)
+    threshold_by_qp: tuple[tuple[int, float], ...] = ()
     qt_threshold: float = -1.0  # --PMPQtThreshold: at nodes where QT is legal; negative: threshold
     chroma_level: int = 0  # --PMPChromaLevel: chroma maps rule the chroma tree at 1..3; 0 VTM's search
     chroma_threshold: float = -1.0  # --PMPChromaThreshold: the chroma tree's; negative: threshold
@@ -49,6 +52,13 @@ class MapGuideOptions:
     def __post_init__(self) -> None:
         if self.level not in (0, 1, 2, 3):
             raise ConfigError(f"--PMPLevel must be 0, 1, 2 or 3, got {self.level}")
+        qps = [qp for qp, _ in self.threshold_by_qp]
+        for prev, qp in itertools.pairwise(qps):
+            if qp <= prev:
+                raise ConfigError(f"--PMPThreshold: the QPs must increase, got {prev} before {qp}")
+        for qp, t in self.threshold_by_qp:
+            if not 0.0 <= t <= 1.0:
+                raise ConfigError(f"--PMPThreshold: the threshold at QP {qp} must be in [0, 1], got {t}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"--PMPThreshold must be in [0, 1], got {self.threshold}")
         if self.qt_threshold > 1.0:
@@ -72,9 +82,11 @@ class MapGuideOptions:
             ConfigError: a value is not a number of the right kind or is out of range.
         """
         d = cls()
+        by_qp = _threshold_by_qp(options.get("PMPThreshold", ""))
         return cls(
             level=int(_number(options, "PMPLevel", d.level, int)),
-            threshold=float(_number(options, "PMPThreshold", d.threshold, float)),
+            threshold=by_qp[0][1] if by_qp else float(_number(options, "PMPThreshold", d.threshold, float)),
+            threshold_by_qp=by_qp,
             qt_threshold=float(_number(options, "PMPQtThreshold", d.qt_threshold, float)),
             chroma_level=int(_number(options, "PMPChromaLevel", d.chroma_level, int)),
             chroma_threshold=float(_number(options, "PMPChromaThreshold", d.chroma_threshold, float)),
@@ -102,6 +114,22 @@ def check_chroma_guide_format(values: Mapping[str, str], input_chroma_format: st
             f"--PMPChromaLevel={level} (the chroma guide) needs 4:2:0 pictures, the encode codes {coded}; "
             "use --PMPChromaLevel=0"
         )
+
+
+def _threshold_by_qp(text: str) -> tuple[tuple[int, float], ...]:
+    """Return the (QP, threshold) knots of a ``--PMPThreshold=QP:t,QP:t,...`` value; () for a number."""
+    if ":" not in text:
+        return ()
+    knots = []
+    for item in text.split(","):
+        qp, _, t = item.partition(":")
+        try:
+            knots.append((int(qp), float(t)))
+        except ValueError:
+            raise ConfigError(
+                f"--PMPThreshold={text!r}: {item!r} is not QP:threshold (e.g. --PMPThreshold=22:0.8,37:0.9)"
+            ) from None
+    return tuple(knots)
 
 
 def _number(
