@@ -37,15 +37,17 @@ def test_bad_models_stop_the_bench_before_any_encode(
 def test_qp_mix_picks_each_held_out_sequence_on_the_others() -> None:
     bench_script("bench_fast")  # qp_mix imports it by name
     qp_mix = bench_script("qp_mix")
-    s = qp_mix.Score
+    s, luma = qp_mix.Score, qp_mix.OBJECTIVES["luma"]
     # mix "b" is cheap and saves more on sequences 1 and 2, but not on sequence 0
     table = {
-        ("a",): [s(1.0, 1.0, 50.0, 70.0)] * 3,
-        ("b",): [s(3.0, 3.0, 60.0, 90.0), s(0.5, 0.5, 55.0, 80.0), s(0.5, 0.5, 55.0, 80.0)],
+        ("a",): [s(1.0, 1.0, 50.0, 70.0, 60.0)] * 3,
+        ("b",): [s(3.0, 3.0, 60.0, 90.0, 80.0), s(0.5, 0.5, 55.0, 80.0, 70.0), s(0.5, 0.5, 55.0, 80.0, 70.0)],
     }
-    assert qp_mix.best_within(table, [1, 2], 1.0) == ("b",)
-    assert qp_mix.best_within(table, [0, 1], 1.0) == ("a",)  # b: 1.75 % on these, over the budget
-    assert qp_mix.best_within(table, [0, 1, 2], 0.1) == ("a",)  # nothing within: the cheapest
-    score, picks = qp_mix.held_out(table, 1.0, 3)
+    assert qp_mix.best_within(table, [1, 2], 1.0, luma) == ("b",)
+    assert qp_mix.best_within(table, [0, 1], 1.0, luma) == ("a",)  # b: 1.75 % on these, over the budget
+    assert qp_mix.best_within(table, [0, 1, 2], 0.1, luma) == ("a",)  # nothing within: the cheapest
+    score, picks = qp_mix.held_out(table, 1.0, 3, luma)
     assert picks == [("b",), ("a",), ("a",)]
     assert (score.bd_y, score.rdc_luma) == pytest.approx((5 / 3, 230 / 3))
+    # with YUV against all RD checks the same numbers pick the same way here
+    assert qp_mix.held_out(table, 1.0, 3, qp_mix.OBJECTIVES["yuv"])[1] == picks
