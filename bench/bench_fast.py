@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 DEV_SEQUENCES = ROOT.parent / "shared" / "data" / "dev" / "sequences"
 DEFAULT_MODEL = ROOT / "models" / "pmp-vit-rho0.5.onnx"
-THRESHOLDS = {2: (0.5, 0.6, 0.7, 0.8, 0.9), 3: (0.6, 0.7, 0.8, 0.9)}
+THRESHOLDS = {2: (0.5, 0.6, 0.7, 0.8, 0.85, 0.9), 3: (0.6, 0.7, 0.8, 0.9)}
 MTT2 = "--MaxMTTHierarchyDepthISliceL=2"
 MTT2_THRESHOLDS = {1: (0.7, 0.8, 0.9), 2: (0.6, 0.7, 0.8, 0.85, 0.9, 0.95)}
 # The chroma tree, searched in full by the points above: VTM's shallower chroma MTT.
@@ -116,6 +116,7 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
         for t in ts
     ]
     for name, by_qp in THRESHOLDS_BY_QP.items():
+        pts.append(Point(f"model-L2-{name}", f"{base} --PMPLevel=2 --PMPThreshold={by_qp}", "model-byqp"))
         opts = f"{base} --PMPLevel=2 --PMPThreshold={by_qp} {MTT2}"
         pts.append(Point(f"model-L2-{name}+mtt2", opts, "model+mtt2-byqp"))
         chroma = f"{opts} {CHROMA['cmtt1']}"
