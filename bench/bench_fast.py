@@ -116,10 +116,10 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
         for t in ts
     ]
     for name, by_qp in THRESHOLDS_BY_QP.items():
-        pts.append(Point(f"model-L2-{name}", f"{base} --PMPLevel=2 --PMPThreshold={by_qp}", "model-byqp"))
-        opts = f"{base} --PMPLevel=2 --PMPThreshold={by_qp} {MTT2}"
-        pts.append(Point(f"model-L2-{name}+mtt2", opts, "model+mtt2-byqp"))
-        chroma = f"{opts} {CHROMA['cmtt1']}"
+        opts = f"{base} --PMPLevel=2 --PMPThreshold={by_qp}"
+        pts.append(Point(f"model-L2-{name}", opts, "model-byqp"))
+        pts.append(Point(f"model-L2-{name}+mtt2", f"{opts} {MTT2}", "model+mtt2-byqp"))
+        chroma = f"{opts} {MTT2} {CHROMA['cmtt1']}"
         pts.append(Point(f"model-L2-{name}+mtt2+cmtt1", chroma, "model+mtt2+chroma-byqp"))
     pts += [
         Point(

@@ -108,7 +108,7 @@ def collect(points: Sequence[bench_fast.Point], args: argparse.Namespace) -> lis
 
 
 def score(seq: SeqPairs, mix: Mapping[int, str]) -> Score:
-    """The sequence summary of ``mix`` (QP -> point name), reduced to its four figures."""
+    """The sequence summary of ``mix`` (QP -> point name), reduced to the figures of :class:`Score`."""
     from pmp_vvc.evaluation.summary import summarize_sequence
 
     pairs = {qp: seq.by_point[name][qp] for qp, name in mix.items()}
@@ -156,6 +156,8 @@ def per_qp_costs(seqs: Sequence[SeqPairs], name: str, qp: int) -> tuple[float, f
     The rate cost is the rate increase at equal PSNR-Y, with the PSNR change turned into rate along the
     anchor's own local slope (dPSNR / dlog rate towards the neighbouring QP): a per-QP stand-in for BD-rate.
     """
+    from pmp_vvc.evaluation.timesaving import rd_check_reduction
+
     costs, saved = [], []
     for seq in seqs:
         pairs = seq.by_point[name]
@@ -168,8 +170,10 @@ def per_qp_costs(seqs: Sequence[SeqPairs], name: str, qp: int) -> tuple[float, f
         slope = (a.summary.psnr_y - b.summary.psnr_y) / math.log(a.summary.bitrate / b.summary.bitrate)
         log_rate = math.log(t.summary.bitrate / a.summary.bitrate)
         costs.append(100 * (math.exp(log_rate - (t.summary.psnr_y - a.summary.psnr_y) / slope) - 1))
-        luma = [sum(c.total for c in r.counters if c.channel == "luma") for r in (a, t)]
-        saved.append(100 * (1 - luma[1] / luma[0]))
+        luma = rd_check_reduction([a.counters], [t.counters], "luma")
+        if luma is None:
+            raise SystemExit(f"{seq.name} QP {qp}: no luma RD-check counters for {name}")
+        saved.append(luma)
     return sum(costs) / len(costs), sum(saved) / len(saved)
 
 
