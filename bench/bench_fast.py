@@ -43,15 +43,22 @@ DEFAULT_MODEL = ROOT / "models" / "pmp-vit-rho0.5.onnx"
 THRESHOLDS = {2: (0.5, 0.6, 0.7, 0.8, 0.85, 0.9), 3: (0.6, 0.7, 0.8, 0.9)}
 MTT2 = "--MaxMTTHierarchyDepthISliceL=2"
 MTT2_THRESHOLDS = {1: (0.7, 0.8, 0.9), 2: (0.6, 0.7, 0.8, 0.85, 0.9, 0.95)}
-# The chroma tree, searched in full by the points above: VTM's shallower chroma MTT.
-CHROMA = {"cmtt2": "--MaxMTTHierarchyDepthISliceC=2", "cmtt1": "--MaxMTTHierarchyDepthISliceC=1"}
+# The chroma tree, searched in full by the points above: VTM's shallower chroma MTT, or no chroma split
+# below a non-split coding without chroma residual (--PMPChromaCbfStop).
+CCBF = "--PMPChromaCbfStop=1"
+CHROMA = {
+    "cmtt2": "--MaxMTTHierarchyDepthISliceC=2",
+    "cmtt1": "--MaxMTTHierarchyDepthISliceC=1",
+    "ccbf": CCBF,
+    "ccbf+cmtt2": f"{CCBF} --MaxMTTHierarchyDepthISliceC=2",
+}
 CHROMA_THRESHOLDS = (0.8, 0.9)
 # The chroma guide (chroma maps ruling the chroma tree at level k): the chroma model with the chroma threshold
 # (+cgK-tT; +cgK: the luma threshold), or the anchor's chroma partition (+coK: the chroma ceiling).
 CHROMA_GUIDE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 CHROMA_LUMA = "model-L2-t0.9+mtt2"  # the luma point of the chroma-tree points below
 # (threshold, QT threshold) pairs at L2
-QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95))
+QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95), (0.9, 0.8), (0.9, 0.7))
 # Per-QP thresholds at L2 (--PMPThreshold=QP:t,...): lower at low QP, where a wrong skip costs less per
 # RD check saved (bench/qp_mix.py)
 THRESHOLDS_BY_QP = {"lowqp0.6": "22:0.6,27:0.9", "lowqp0.7": "22:0.7,27:0.9", "lowqp0.8": "22:0.8,27:0.9"}
@@ -109,6 +116,7 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
     # VTM's own shallower luma MTT (no third layer; cheap in BD-rate, large in time), alone and with the map
     # guide deciding the QT and the first MTT layers.
     pts.append(Point("vtm-mtt2", MTT2, "vtm"))
+    pts.append(Point("vtm-ccbf", CCBF, "vtm"))
     pts.append(Point("model-L0+mtt2", f"{base} --PMPLevel=0 {MTT2}", "model+mtt2"))
     pts += [
         Point(f"model-L{k}-t{t}+mtt2", f"{base} --PMPLevel={k} --PMPThreshold={t} {MTT2}", "model+mtt2")
@@ -119,8 +127,10 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
         opts = f"{base} --PMPLevel=2 --PMPThreshold={by_qp}"
         pts.append(Point(f"model-L2-{name}", opts, "model-byqp"))
         pts.append(Point(f"model-L2-{name}+mtt2", f"{opts} {MTT2}", "model+mtt2-byqp"))
-        chroma = f"{opts} {MTT2} {CHROMA['cmtt1']}"
-        pts.append(Point(f"model-L2-{name}+mtt2+cmtt1", chroma, "model+mtt2+chroma-byqp"))
+        pts += [
+            Point(f"model-L2-{name}+mtt2+{c}", f"{opts} {MTT2} {c_opts}", "model+mtt2+chroma-byqp")
+            for c, c_opts in CHROMA.items()
+        ]
     pts += [
         Point(
             f"model-L2-t{t}+mtt2+{name}",
@@ -433,6 +443,9 @@ def write_report(
             ("model+mtt2", "d-"),
             ("model-qt+mtt2", "x-"),
             ("model+mtt2+chroma", "P"),
+            ("model-byqp", "o:"),
+            ("model+mtt2-byqp", "d:"),
+            ("model+mtt2+chroma-byqp", "P"),
             ("oracle+co", "s:"),
             ("model+mtt2+co", "*-"),
             ("model+mtt2+cg", "X-"),
