@@ -43,15 +43,8 @@ DEFAULT_MODEL = ROOT / "models" / "pmp-vit-rho0.5.onnx"
 THRESHOLDS = {2: (0.5, 0.6, 0.7, 0.8, 0.85, 0.9), 3: (0.6, 0.7, 0.8, 0.9)}
 MTT2 = "--MaxMTTHierarchyDepthISliceL=2"
 MTT2_THRESHOLDS = {1: (0.7, 0.8, 0.9), 2: (0.6, 0.7, 0.8, 0.85, 0.9, 0.95)}
-# The chroma tree, searched in full by the points above: VTM's shallower chroma MTT, or no chroma split
-# below a non-split coding without chroma residual (--PMPChromaCbfStop).
-CCBF = "--PMPChromaCbfStop=1"
-CHROMA = {
-    "cmtt2": "--MaxMTTHierarchyDepthISliceC=2",
-    "cmtt1": "--MaxMTTHierarchyDepthISliceC=1",
-    "ccbf": CCBF,
-    "ccbf+cmtt2": f"{CCBF} --MaxMTTHierarchyDepthISliceC=2",
-}
+# The chroma tree, searched in full by the points above: VTM's shallower chroma MTT.
+CHROMA = {"cmtt2": "--MaxMTTHierarchyDepthISliceC=2", "cmtt1": "--MaxMTTHierarchyDepthISliceC=1"}
 CHROMA_THRESHOLDS = (0.8, 0.9)
 # The chroma guide (chroma maps ruling the chroma tree at level k): the chroma model with the chroma threshold
 # (+cgK-tT; +cgK: the luma threshold), or the anchor's chroma partition (+coK: the chroma ceiling).
@@ -116,7 +109,6 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
     # VTM's own shallower luma MTT (no third layer; cheap in BD-rate, large in time), alone and with the map
     # guide deciding the QT and the first MTT layers.
     pts.append(Point("vtm-mtt2", MTT2, "vtm"))
-    pts.append(Point("vtm-ccbf", CCBF, "vtm"))
     pts.append(Point("model-L0+mtt2", f"{base} --PMPLevel=0 {MTT2}", "model+mtt2"))
     pts += [
         Point(f"model-L{k}-t{t}+mtt2", f"{base} --PMPLevel={k} --PMPThreshold={t} {MTT2}", "model+mtt2")

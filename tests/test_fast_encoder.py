@@ -184,15 +184,3 @@ def test_threshold_per_qp_is_the_threshold_of_each_picture_qp(clip128: Clip, tmp
     assert bits(27, "knots", knots) == bits(27, "fixed", "--PMPThreshold=0.75")
     assert bits(37, "knots", knots) == bits(37, "fixed", "--PMPThreshold=1")
     assert bits(37, "knots", knots) != bits(37, "low", "--PMPThreshold=0.5")
-
-
-def test_chroma_cbf_stop_cuts_chroma_splits(clip128: Clip, anchor: Anchor, tmp_path: Path) -> None:
-    """--PMPChromaCbfStop: fewer chroma split tests than the anchor, a decodable bitstream, deterministic."""
-    stats, _ = anchor
-    out, rec = tmp_path / "c.bin", tmp_path / "c.yuv"
-    stop = pmp_vvc.encode(clip128.args(QP, out, "-o", str(rec), "--PMPChromaCbfStop=1"))
-    assert stop.chroma.splits < 0.8 * stats.chroma.splits
-    assert stop.guide is None
-    assert decodes_to(out, rec, tmp_path)
-    off = pmp_vvc.encode(clip128.args(QP, tmp_path / "off.bin", "--PMPChromaCbfStop=0"))
-    assert (off.luma, off.chroma) == (stats.luma, stats.chroma)

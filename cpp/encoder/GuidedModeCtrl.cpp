@@ -4,7 +4,6 @@
 
 #include "CommonLib/CodingStructure.h"
 #include "CommonLib/UnitPartitioner.h"
-#include "CommonLib/UnitTools.h"
 
 #include <algorithm>
 #include <limits>
@@ -103,18 +102,6 @@ int counterIndex(EncTestModeType type)
   }
 }
 
-// The node's best coding so far is its non-split coding, and it codes no chroma residual.
-bool noChromaResidual(const ComprCUCtx& ctx)
-{
-  if (ctx.bestCS == nullptr || ctx.bestCS->cus.size() != 1)
-  {
-    return false;
-  }
-  return std::none_of(ctx.bestCS->tus.begin(), ctx.bestCS->tus.end(), [](const TransformUnit* tu) {
-    return TU::getCbf(*tu, COMPONENT_Cb) || TU::getCbf(*tu, COMPONENT_Cr);
-  });
-}
-
 bool insidePicture(const CompArea& y, const CodingStructure& cs)
 {
   return y.x + y.width <= cs.picture->lwidth() && y.y + y.height <= cs.picture->lheight();
@@ -179,14 +166,6 @@ bool GuidedModeCtrl::tryMode(const EncTestMode& encTestmode, const CodingStructu
   // VTM may pass a reference into the mode stack itself, which guidedTry can reallocate: work on a copy.
   const EncTestMode mode = encTestmode;
   CuGuidance&       g    = m_levels.back();
-  if (m_session.options().chromaCbfStop && isChroma(partitioner.chType) && isModeSplit(mode)
-      && partitioner.getImplicitSplit(cs) == CU_DONT_SPLIT && noChromaResidual(m_ComprCUCtxList.back()))
-  {
-    // VTM's luma rule for intra (no split below a residual-free CU at BT depth > 1), in the chroma tree at
-    // every node: its splits rarely beat a non-split that needs no residual. Bookkeeping as for a veto.
-    skipSplit(mode);
-    return false;
-  }
   const bool        ok   = (g.guided && !g.fallback) ? guidedTry(g, mode, cs, partitioner)
                                                      : EncModeCtrlMTnoRQT::tryMode(mode, cs, partitioner);
   if (ok && g.asked && mode.type == ETM_INTRA)
@@ -246,7 +225,15 @@ bool GuidedModeCtrl::guidedTry(CuGuidance& g, const EncTestMode& mode, const Cod
   }
   if (g.decision.veto & bit)
   {
-    skipSplit(mode);
+    // As VTM does when it skips a BT, so that its later TT/QT heuristics do not assume the BT was tested.
+    if (mode.type == ETM_SPLIT_BT_H)
+    {
+      m_ComprCUCtxList.back().set(DID_HORZ_SPLIT, false);
+    }
+    if (mode.type == ETM_SPLIT_BT_V)
+    {
+      m_ComprCUCtxList.back().set(DID_VERT_SPLIT, false);
+    }
     return false;
   }
   // VTM's own answer first: it keeps its bookkeeping (DID_QUAD_SPLIT, ISP hints) as in a normal run.
@@ -284,19 +271,6 @@ bool GuidedModeCtrl::useModeResult(const EncTestMode& encTestmode, CodingStructu
     }
   }
   return EncModeCtrlMTnoRQT::useModeResult(encTestmode, tempCS, partitioner);
-}
-
-void GuidedModeCtrl::skipSplit(const EncTestMode& mode)
-{
-  // As VTM does when it skips a BT, so that its later TT/QT heuristics do not assume the BT was tested.
-  if (mode.type == ETM_SPLIT_BT_H)
-  {
-    m_ComprCUCtxList.back().set(DID_HORZ_SPLIT, false);
-  }
-  if (mode.type == ETM_SPLIT_BT_V)
-  {
-    m_ComprCUCtxList.back().set(DID_VERT_SPLIT, false);
-  }
 }
 
 void GuidedModeCtrl::count(const EncTestMode& mode, const Partitioner& partitioner)

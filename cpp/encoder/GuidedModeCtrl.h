@@ -1,10 +1,8 @@
-// VTM's all-intra mode controller (EncModeCtrlMTnoRQT) with three additions:
-//  * it counts every RD test it lets through (the deterministic complexity counters),
+// VTM's all-intra mode controller (EncModeCtrlMTnoRQT) with two additions:
+//  * it counts every RD test it lets through (the deterministic complexity counters), and
 //  * when a guide is active, the guide may veto or force the test modes of each CU of at most 64x64 luma
-//    that lies inside the picture, and
-//  * with --PMPChromaCbfStop, a chroma-tree node whose non-split coding has no residual tests no split.
-// With no guide active and no --PMPChromaCbfStop, every decision is VTM's own, so the bitstream is identical
-// to vanilla VTM.
+//    that lies inside the picture.
+// With no guide active, every decision is VTM's own, so the bitstream is identical to vanilla VTM.
 #pragma once
 
 #include "EncModeCtrl.h"
@@ -49,7 +47,6 @@ private:
 
   bool guidedTry(CuGuidance& g, const EncTestMode& mode, const CodingStructure& cs, Partitioner& partitioner);
   void count(const EncTestMode& mode, const Partitioner& partitioner);
-  void skipSplit(const EncTestMode& mode);   // a split refused: VTM's bookkeeping of skipped splits
 
   Session&                m_session = Session::current();
   std::vector<CuGuidance> m_levels;

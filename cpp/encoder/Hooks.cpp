@@ -53,8 +53,7 @@ void addEncoderOptions(ProgramOptionsLite::Options& opts)
   ("PMPEdgeBlocks",      o.edgeBlocks,      d.edgeBlocks,      "pmp-vvc: the model also rules inside 64x64 blocks that cross the picture edge")
   ("PMPChromaLevel",     o.chromaLevel,     d.chromaLevel,     "pmp-vvc: chroma tree (dual tree) ruled by chroma maps at level 1..3 (0: VTM's search)")
   ("PMPChromaThreshold", o.chromaThreshold, d.chromaThreshold, "pmp-vvc: the chroma tree's confidence threshold (negative: PMPThreshold)")
-  ("PMPChromaModel",     o.chromaModel,     d.chromaModel,     "pmp-vvc: ONNX chroma model (file or shipped name; default: the --PMPModel's companion)")
-  ("PMPChromaCbfStop",   o.chromaCbfStop,   d.chromaCbfStop,   "pmp-vvc: in the chroma tree, test no split of a node whose non-split coding has no Cb/Cr residual");
+  ("PMPChromaModel",     o.chromaModel,     d.chromaModel,     "pmp-vvc: ONNX chroma model (file or shipped name; default: the --PMPModel's companion)");
   // clang-format on
 }
 
