@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pmp_vvc.codec.partition import cus_to_maps
 from pmp_vvc.learning.evaluate import accuracy_table, constant_baseline, decision_accuracies
@@ -44,3 +45,26 @@ def test_plurality_decisions_tolerate_noisy_direction_maps():
     assert plural["split_type"] == 1.0 and strict["split_type"] < 1.0
     table = accuracy_table(true, true, np.array([32]))
     assert set(table) == {"all", "qp32"} and table["all"]["split"] == 1.0 and table["qp32"]["qt16"] == 1.0
+
+
+def test_split_accuracy_by_node_side_and_edge_counts_each_node_once():
+    # truth: 64x64 QT to 32x32, every 32x32 node split BT_H; the prediction leaves the first 32x32 unsplit
+    rows = [
+        [0, 0, x, y + dy, 32, 16, 2, 1, 1, 1 | (1 << 5) | (2 << 10)]
+        for y in (0, 32)
+        for x in (0, 32)
+        for dy in (0, 16)
+    ]
+    maps = cus_to_maps(np.array(rows, dtype=np.int64), 64, 64)
+    true = {"qt": maps.qt, "mtt": maps.increments, "direction": maps.direction}
+    pred = {k: v.copy() for k, v in true.items()}
+    pred["mtt"][0, 0, :8, :8] = 0
+    pred["direction"][0, 0, :8, :8] = 0
+    acc = decision_accuracies(pred, true)
+    assert acc["split_side64"] == 1.0  # the QT root
+    assert acc["split_side32"] == 0.75  # one of the four 32x32 nodes is not split
+    assert acc["split_side16"] == 1.0  # the 32x16 leaves
+    assert np.isnan(acc["split_side8"]) and np.isnan(acc["split_side4"])
+    assert acc["split"] == pytest.approx(12 / 13)
+    # below the root, 3 of the 32x32 nodes and 5 of the leaves touch the top or left edge
+    assert acc["split_edge"] == pytest.approx(7 / 8) and acc["split_inner"] == 1.0

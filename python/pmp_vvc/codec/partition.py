@@ -332,17 +332,18 @@ def maps_to_splits(maps: PartitionMaps, block: int) -> list[SplitNode]:
 
 def split_decisions(
     truth: PartitionMaps, pred: PartitionMaps, block: int, unanimous: bool = False
-) -> list[tuple[int, int]]:
-    """For every node of the true tree of a block: (true split, split the predicted maps imply there).
+) -> list[tuple[SplitNode, int]]:
+    """For every node of the true tree of a block: (the node, split the predicted maps imply there).
 
-    This is the decision the encoder takes at that node when steered by ``pred`` (picture-edge fallback
-    splits are not applied to the prediction). ``unanimous``: an MTT split needs the same direction in
-    every cell of the node (the stricter rule of TIP-23) instead of the plurality of its cells.
+    The node's ``split`` is the true one; the implied split is the decision the encoder takes at that node
+    when steered by ``pred`` (picture-edge fallback splits are not applied to the prediction).
+    ``unanimous``: an MTT split needs the same direction in every cell of the node (the stricter rule of
+    TIP-23) instead of the plurality of its cells.
     """
     true_tree = _decode(truth, block)
     guide = _Decoder(pred, block, max_bt=64 if pred.chroma else 32, unanimous=unanimous)
     return [
-        (node.split, guide._implied(node.x, node.y, node.w, node.h, ql, layer))
+        (node, guide._implied(node.x, node.y, node.w, node.h, ql, layer))
         for node, (ql, layer) in zip(true_tree.nodes, true_tree.levels, strict=True)
     ]
 

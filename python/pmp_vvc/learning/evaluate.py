@@ -16,6 +16,9 @@ from pmp_vvc.codec.partition import BLOCK_SIZE, SPLIT_NONE, PartitionMaps, split
 
 I8 = npt.NDArray[np.int8]
 
+#: Shorter sides (luma samples) of the nodes of a 64x64 block, for the accuracies by node size.
+NODE_SIDES = (64, 32, 16, 8, 4)
+
 
 def block_maps(qt: I8, mtt_inc: I8, direction: I8, chroma: bool = False) -> PartitionMaps:
     """PartitionMaps for independent 64x64 blocks (of the ``chroma`` tree) from class maps."""
@@ -53,16 +56,27 @@ def decision_accuracies(
     """Score the encoder decisions at every node of the true trees: split or not, and the split type.
 
     ``split``: the predicted maps split a node iff the true tree does; ``split_type``: same split exactly;
-    ``split_recall`` / ``nosplit_recall``: over true split / true leaf nodes; ``nodes``: nodes counted.
+    ``split_recall`` / ``nosplit_recall``: over true split / true leaf nodes; ``nodes``: nodes counted;
+    ``split_side{S}``: ``split`` over the nodes whose shorter side is S luma samples (S in
+    :data:`NODE_SIDES`; nan where there are none), which tells at which node sizes a model loses;
+    ``split_edge`` / ``split_inner``: over the nodes below the root that touch the block's top or left edge
+    (whose context lies partly outside the model's input) / that do not.
     """
     truth = block_maps(true["qt"], true["mtt"], true["direction"], chroma)
     guess = block_maps(pred["qt"], pred["mtt"], pred["direction"], chroma)
     hits: Counter[str] = Counter()
     totals: Counter[str] = Counter()
     for b in range(len(true["qt"])):
-        for t, p in split_decisions(truth, guess, b, unanimous):
-            totals["split"] += 1
-            hits["split"] += (t == SPLIT_NONE) == (p == SPLIT_NONE)
+        ox, oy = truth.origins[b].tolist()
+        for node, p in split_decisions(truth, guess, b, unanimous):
+            t = node.split
+            right = (t == SPLIT_NONE) == (p == SPLIT_NONE)
+            groups = ["split", f"split_side{min(node.w, node.h)}"]
+            if node.w < BLOCK_SIZE or node.h < BLOCK_SIZE:
+                groups.append("split_edge" if node.x == ox or node.y == oy else "split_inner")
+            for key in groups:
+                totals[key] += 1
+                hits[key] += right
             hits["split_type"] += t == p
             if t != SPLIT_NONE:
                 totals["split_recall"] += 1
@@ -71,7 +85,8 @@ def decision_accuracies(
                 totals["nosplit_recall"] += 1
                 hits["nosplit_recall"] += p == SPLIT_NONE
     out = {k: hits[k] / totals["split"] for k in ("split", "split_type")}
-    for k in ("split_recall", "nosplit_recall"):
+    by_node = ("split_edge", "split_inner", *(f"split_side{side}" for side in NODE_SIDES))
+    for k in ("split_recall", "nosplit_recall", *by_node):
         out[k] = hits[k] / totals[k] if totals[k] else float("nan")
     out["nodes"] = float(totals["split"])
     return out
