@@ -75,10 +75,19 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry(
             name="pmp-vit-rho0.5",
             file="pmp-vit-rho0.5.onnx",
+            sha256="d1eda8a52154a843c0f18c10bcb6bd88791bf4df8b09b68e809d2f9bbea8ffe0",
+            rho=0.5,
+            description="v7 QP-conditioned sparse window transformer: v6 fine-tuned with the node loss at "
+            "weight 20 on all 200 RD-cost label units, epoch 3 (best validation loss)",
+            chroma="pmp-chroma-rho0.5",
+        ),
+        ModelEntry(
+            name="pmp-vit-rho0.5-v6",
+            file="pmp-vit-rho0.5-v6.onnx",
             sha256="60ce337e99903cdbd84da08f6da66a61616ef4abe1d4a651b46943758aa0c8ef",
             rho=0.5,
-            description="v6 QP-conditioned sparse window transformer: v3 fine-tuned with the node loss on "
-            "RD-cost labels, epoch 4 (best validation loss)",
+            description="v6, the model before v7 and its fine-tuning start (--init): v3 fine-tuned with the "
+            "node loss on RD-cost labels, epoch 4",
             chroma="pmp-chroma-rho0.5",
         ),
         ModelEntry(
@@ -86,7 +95,7 @@ MODELS: dict[str, ModelEntry] = {
             file="pmp-vit-rho0.5-v3.onnx",
             sha256="bd183510c1dcffa6161017582b716847fc104cdb8efe6a06685dd6b689c9d932",
             rho=0.5,
-            description="v3, the model before v6 and its fine-tuning start (--init), epoch 10",
+            description="v3, the model before v6 and v6's fine-tuning start (--init), epoch 10",
             chroma="pmp-chroma-rho0.5",
         ),
         ModelEntry(
@@ -105,8 +114,8 @@ MODELS: dict[str, ModelEntry] = {
 #: for content the project has not seen (it costs a little more): the map guide at L2 for the luma tree
 #: with threshold 0.7 at QP <= 22 rising to 0.9 at QP >= 27 (at low QP a wrong skip costs about half the
 #: BD-rate per RD check saved), VTM's luma MTT depth 2 (no third MTT layer) and, for the chroma tree,
-#: which the map guide leaves to VTM, VTM's chroma MTT depth 1 (it costs chroma BD-rate: U/V +2.8/+4.1 %
-#: against +1.8/+0.4 % without it, for 12 points more RD checks saved).
+#: which the map guide leaves to VTM, VTM's chroma MTT depth 1 (it costs chroma BD-rate: U/V +3.8/+3.0 %
+#: against +2.3/+0.2 % without it, for 13 points more RD checks saved; model v7).
 DEFAULT_POINT = OperatingPoint(
     model="pmp-vit-rho0.5",
     options=(
@@ -117,8 +126,8 @@ DEFAULT_POINT = OperatingPoint(
     ),
 )
 #: For a BD-rate Y budget of 1 % on the dev sequences: the map guide at L2 with the default's per-QP
-#: threshold, VTM's own MTT depths (+0.79 % at -50.3 % luma RD checks; a single threshold 0.85 saves about
-#: as much for +0.95 %).
+#: threshold, VTM's own MTT depths (v7: +0.70 % at -49.0 % luma RD checks; with v6, a single threshold 0.85
+#: saved about as much for +0.95 %).
 CONSERVATIVE_POINT = OperatingPoint(
     model="pmp-vit-rho0.5", options=("--PMPLevel=2", "--PMPThreshold=22:0.7,27:0.9")
 )
