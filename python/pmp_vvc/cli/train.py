@@ -303,20 +303,19 @@ def _node_metrics(val_set: MapSamples, probs: dict[str, Any]) -> dict[str, float
 
 
 def _print_table(tables: dict[str, dict[str, dict[str, float]]]) -> None:
-    from pmp_vvc.learning.evaluate import NODE_SIDES
+    from pmp_vvc.learning.evaluate import BY_NODE_KEYS
 
     print("| predictor | QPs | " + " | ".join(_COLS) + " |")
     print("|---|---|" + "---|" * len(_COLS))
     for name, table in tables.items():
         for key, row in table.items():
             print(f"| {name} | {key} | " + " | ".join(f"{row[c]:.3f}" for c in _COLS) + " |")
-    sides = ["split_edge", "split_inner", *(f"split_side{side}" for side in NODE_SIDES)]
     print("\nSplit or not at the nodes touching the block's top/left edge or not, and by the node's shorter")
     print("side (all QPs):\n")
-    print("| predictor | " + " | ".join(sides) + " |")
-    print("|---|" + "---|" * len(sides))
+    print("| predictor | " + " | ".join(BY_NODE_KEYS) + " |")
+    print("|---|" + "---|" * len(BY_NODE_KEYS))
     for name, table in tables.items():
-        print(f"| {name} | " + " | ".join(f"{table['all'][c]:.3f}" for c in sides) + " |")
+        print(f"| {name} | " + " | ".join(f"{table['all'][c]:.3f}" for c in BY_NODE_KEYS) + " |")
     node_cols = [
         c for c in next(iter(tables.values()))["all"] if c.startswith(("node_hit", "skip_cost", "tested_"))
     ]

@@ -18,6 +18,8 @@ I8 = npt.NDArray[np.int8]
 
 #: Shorter sides (luma samples) of the nodes of a 64x64 block, for the accuracies by node size.
 NODE_SIDES = (64, 32, 16, 8, 4)
+#: Keys of the split accuracies by node (:func:`decision_accuracies`), in table order.
+BY_NODE_KEYS = ("split_edge", "split_inner", *(f"split_side{side}" for side in NODE_SIDES))
 
 
 def block_maps(qt: I8, mtt_inc: I8, direction: I8, chroma: bool = False) -> PartitionMaps:
@@ -85,8 +87,7 @@ def decision_accuracies(
                 totals["nosplit_recall"] += 1
                 hits["nosplit_recall"] += p == SPLIT_NONE
     out = {k: hits[k] / totals["split"] for k in ("split", "split_type")}
-    by_node = ("split_edge", "split_inner", *(f"split_side{side}" for side in NODE_SIDES))
-    for k in ("split_recall", "nosplit_recall", *by_node):
+    for k in ("split_recall", "nosplit_recall", *BY_NODE_KEYS):
         out[k] = hits[k] / totals[k] if totals[k] else float("nan")
     out["nodes"] = float(totals["split"])
     return out
