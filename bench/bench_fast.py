@@ -6,10 +6,11 @@ output folder, so anchors are encoded once and shared by all points, and finishe
 rerun (resumable; run it in pieces with ``--points``). The tables are computed from the finished encodes
 (typed summaries of the same sweeps), so ``--report-only`` needs no other files. Oracle points need the
 anchor's partition dump per sequence and QP: the script makes them first (``OUT/dumps``, one extra
-anchor-like encode each, skipped when present). It then writes ``OUT/bench.md``, ``OUT/bench.csv`` and
-``OUT/ts_bdbr.png`` (time saving vs BD-rate Y), one row per point: BDBR Y / U / V / YUV, TS mean, EncT,
-RD-check reduction (luma, all) and the inference share (guide CPU time over the test's and the anchor's
-encoding time), averaged over the sequences.
+anchor-like encode each, skipped when present); the guided chroma oracle points (``+cgoK``) need the
+same dumps of the guided luma point (``OUT/guided-dumps``). It then writes ``OUT/bench.md``,
+``OUT/bench.csv`` and ``OUT/ts_bdbr.png`` (time saving vs BD-rate Y), one row per point: BDBR Y / U / V /
+YUV, TS mean, EncT, RD-check reduction (luma, all) and the inference share (guide CPU time over the test's
+and the anchor's encoding time), averaged over the sequences.
 
 Examples::
 
@@ -24,7 +25,9 @@ from __future__ import annotations
 import argparse
 import csv
 import fnmatch
+import hashlib
 import math
+import re
 import shlex
 import sys
 import tempfile
@@ -50,11 +53,18 @@ CHROMA_THRESHOLDS = (0.8, 0.9)
 # (+cgK-tT; +cgK: the luma threshold), or the anchor's chroma partition (+coK: the chroma ceiling).
 CHROMA_GUIDE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 CHROMA_LUMA = "model-L2-t0.9+mtt2"  # the luma point of the chroma-tree points below
+GUIDED_LUMA = "model-L2-lowqp0.7+mtt2"  # the shipped luma-only point: the luma of the guided chroma oracle
 # (threshold, QT threshold) pairs at L2
 QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95), (0.9, 0.8), (0.9, 0.7))
 # Per-QP thresholds at L2 (--PMPThreshold=QP:t,...): lower at low QP, where a wrong skip costs less per
 # RD check saved (bench/qp_mix.py)
 THRESHOLDS_BY_QP = {"lowqp0.6": "22:0.6,27:0.9", "lowqp0.7": "22:0.7,27:0.9", "lowqp0.8": "22:0.8,27:0.9"}
+
+
+def guided_luma_options(model: Path) -> str:
+    """The encoder options of GUIDED_LUMA with ``model``."""
+    by_qp = THRESHOLDS_BY_QP["lowqp0.7"]
+    return f"--PMPModel={model} --PMPEdgeBlocks=1 --PMPLevel=2 --PMPThreshold={by_qp} {MTT2}"
 
 
 @dataclass(frozen=True)
@@ -148,18 +158,34 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
                 "model+mtt2+co",
             )
         )
-    if chroma_model is not None:
-        cg = f"{luma} --PMPChromaModel={chroma_model}"
-        for k in (1, 2, 3):
-            pts.append(Point(f"{CHROMA_LUMA}+cg{k}", f"{cg} --PMPChromaLevel={k}", "model+mtt2+cg"))
-            pts += [
-                Point(
-                    f"{CHROMA_LUMA}+cg{k}-t{t}",
-                    f"{cg} --PMPChromaLevel={k} --PMPChromaThreshold={t}",
-                    "model+mtt2+cg",
-                )
-                for t in CHROMA_GUIDE_THRESHOLDS
-            ]
+    # The chroma ceiling after the guided luma tree: the chroma partition that the full chroma search picks
+    # after GUIDED_LUMA's luma coding (its own dumps, {guided}), as chroma maps at chroma level k.
+    pts += [
+        Point(
+            f"{GUIDED_LUMA}+cgo{k}",
+            f"{guided_luma_options(model)} --PMPChromaLevel={k} "
+            "--PMPChromaModel=oracle-partition:{guided}/{seq}_QP{qp}.dump",
+            "model+mtt2+cgo",
+        )
+        for k in (1, 2, 3)
+    ]
+    if chroma_model is not None:  # the chroma model at both luma points
+        guided = guided_luma_options(model)
+        for luma_name, luma_opts, kind in (
+            (CHROMA_LUMA, luma, "model+mtt2+cg"),
+            (GUIDED_LUMA, guided, "model+mtt2-byqp+cg"),
+        ):
+            cg = f"{luma_opts} --PMPChromaModel={chroma_model}"
+            for k in (1, 2, 3):
+                pts.append(Point(f"{luma_name}+cg{k}", f"{cg} --PMPChromaLevel={k}", kind))
+                pts += [
+                    Point(
+                        f"{luma_name}+cg{k}-t{t}",
+                        f"{cg} --PMPChromaLevel={k} --PMPChromaThreshold={t}",
+                        kind,
+                    )
+                    for t in CHROMA_GUIDE_THRESHOLDS
+                ]
     return pts
 
 
@@ -179,7 +205,15 @@ def agreement_dir(point: Point, out: Path) -> Path:
 def point_options(point: Point, seq: str, out: Path) -> str:
     """The ``--test`` string of a point for one sequence (``{qp}`` is filled by the encoder per QP)."""
     options = point.options.replace("{dumps}", str(out / "dumps")).replace("{seq}", seq)
+    options = options.replace("{guided}", str(guided_dumps(point, out)))
     return options.replace("{agree}", str(agreement_dir(point, out)))
+
+
+def guided_dumps(point: Point, out: Path) -> Path:
+    """Where the dumps of GUIDED_LUMA's encodes with the model of ``point`` are (one folder per model)."""
+    model = re.search(r"--PMPModel=(\S+)", point.options)
+    tag = hashlib.sha256(model.group(1).encode() if model else b"").hexdigest()[:12]
+    return out / "guided-dumps" / tag
 
 
 def input_frames(seq: SequenceConfig, frames: int) -> int:
@@ -195,8 +229,10 @@ def load(cfg: Path) -> SequenceConfig:
     return load_sequence(cfg, encoder_cfgs=[pmp_vvc.vtm_cfg()])
 
 
-def make_dumps(seq_cfgs: Sequence[Path], qps: Sequence[int], frames: int, dumps: Path) -> None:
-    """Anchor partition dumps ``dumps/<seq>_QP<qp>.dump`` (same command line as pmp-run's anchor)."""
+def make_dumps(
+    seq_cfgs: Sequence[Path], qps: Sequence[int], frames: int, dumps: Path, options: str = ""
+) -> None:
+    """Partition dumps ``dumps/<seq>_QP<qp>.dump``: the anchor's command line (pmp-run's) plus ``options``."""
     import pmp_vvc
 
     dumps.mkdir(parents=True, exist_ok=True)
@@ -217,6 +253,7 @@ def make_dumps(seq_cfgs: Sequence[Path], qps: Sequence[int], frames: int, dumps:
                     "-o",
                     str(Path(tmp) / "a.yuv"),
                     f"--PMPDumpPartition={part}",
+                    *shlex.split(options),
                 ]
                 pmp_vvc.encode(args)
                 part.replace(target)
@@ -440,7 +477,9 @@ def write_report(
             ("model+mtt2+chroma-byqp", "P"),
             ("oracle+co", "s:"),
             ("model+mtt2+co", "*-"),
+            ("model+mtt2+cgo", "*:"),
             ("model+mtt2+cg", "X-"),
+            ("model+mtt2-byqp+cg", "X:"),
             ("vtm", "^"),
         ):
             sel = sorted(
@@ -516,6 +555,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen = select(points, args.points)
         if any("{dumps}" in p.options for p in chosen):
             make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, args.out / "dumps")
+        guided = [p for p in chosen if "{guided}" in p.options]
+        if guided:
+            opts = guided_luma_options(args.model.resolve())
+            make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, guided_dumps(guided[0], args.out), opts)
         for point in chosen:
             rc = max(rc, run_point(point, seq_cfgs, args))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -51,3 +51,16 @@ def test_qp_mix_picks_each_held_out_sequence_on_the_others() -> None:
     assert (score.bd_y, score.rdc_luma) == pytest.approx((5 / 3, 230 / 3))
     # with YUV against all RD checks the same numbers pick the same way here
     assert qp_mix.held_out(table, 1.0, 3, qp_mix.OBJECTIVES["yuv"])[1] == picks
+
+
+def test_guided_chroma_oracle_reads_the_dumps_of_its_luma_point(bench: ModuleType, tmp_path: Path) -> None:
+    a, b = Path("/m/a.onnx"), Path("/m/b.onnx")
+    by_name = {m: {p.name: p for p in bench.all_points(m)} for m in (a, b)}
+    # the dumps are made with the options of the luma point the +cgo points extend, with their model
+    assert by_name[a][bench.GUIDED_LUMA].options == bench.guided_luma_options(a)
+    cgo = {m: by_name[m][f"{bench.GUIDED_LUMA}+cgo2"] for m in (a, b)}
+    assert cgo[a].options.startswith(bench.guided_luma_options(a) + " --PMPChromaLevel=2 ")
+    opts = {m: bench.point_options(cgo[m], "carphone", tmp_path) for m in (a, b)}
+    folder = bench.guided_dumps(cgo[a], tmp_path)
+    assert f"--PMPChromaModel=oracle-partition:{folder}/carphone_QP{{qp}}.dump" in opts[a]
+    assert folder.parent == tmp_path / "guided-dumps" and folder != bench.guided_dumps(cgo[b], tmp_path)

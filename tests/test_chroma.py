@@ -19,7 +19,8 @@ from pmp_vvc.learning.chroma import starter_chroma_samples  # noqa: E402
 from pmp_vvc.learning.evaluate import block_maps, decision_accuracies  # noqa: E402
 from pmp_vvc.learning.flops import count_macs  # noqa: E402
 from pmp_vvc.learning.labels import QPS, save_shard  # noqa: E402
-from pmp_vvc.learning.model import ChromaConfig, ChromaNet, PartitionNet  # noqa: E402
+from pmp_vvc.learning.model import ChromaConfig, ChromaNet, ModelConfig, PartitionNet, chroma_from_luma  # noqa: E402
+from pmp_vvc.learning.train import load_model  # noqa: E402
 from pmp_vvc.modelio import CHROMA_INPUTS, CHROMA_OUTPUTS  # noqa: E402
 from test_partition import picture  # noqa: E402
 
@@ -72,6 +73,25 @@ def test_chroma_net_outputs_luma_input_sparsity_and_macs():
     chroma_macs, _ = count_macs(model)
     luma_macs, _ = count_macs(PartitionNet())
     assert 0 < chroma_macs < 0.35 * luma_macs
+
+
+def test_chroma_net_from_a_luma_net_starts_as_it_on_the_pooled_luma():
+    torch.manual_seed(0)
+    luma_net = PartitionNet(ModelConfig(rho=0.5)).eval()
+    with torch.no_grad():
+        for p in luma_net.parameters():  # a trained-like net: random biases and scales too
+            p.add_(0.05 * torch.randn_like(p))
+    chroma_net = chroma_from_luma(luma_net).eval()
+    luma, qp, cb, cr = chroma_net.example_inputs(2)
+    smooth = torch.repeat_interleave(torch.repeat_interleave(luma[..., ::2, ::2], 2, -1), 2, -2)
+    with torch.no_grad():
+        want = luma_net(smooth, qp)
+        got = chroma_net(smooth, qp, cb, cr)
+        other = chroma_net(luma, qp, cb, cr)
+    assert chroma_net.cfg.dims == luma_net.cfg.dims and chroma_net.full_path_tokens() == [128, 32, None]
+    for w, g in zip(want, got, strict=True):
+        assert torch.allclose(w, g, atol=1e-4)
+    assert not torch.allclose(want[0], other[0], atol=1e-3)  # the stem reads the luma, not the Cb/Cr
 
 
 def test_chroma_legality_in_the_implied_tree():
@@ -196,6 +216,11 @@ def test_train_evaluate_export_chroma(tmp_path, capsys):
     assert info["epoch"] == 1.0 and info["train_samples"] == 8.0 and info["nodes"] == 4 * CHROMA_NODES
     with pytest.raises(ConfigError, match="a chroma model, not a luma model"):
         cli_train.main([*common, *init_args])
+    # a luma model starts a chroma model of its own size
+    from_luma = ["--init", "pmp-vit-rho0.5", "--run-dir", str(tmp_path / "from-luma"), "--epochs", "1"]
+    assert cli_train.main([*common, *alone, *from_luma]) == 0
+    net = load_model(tmp_path / "from-luma" / "best.pt")
+    assert net.TARGET == "chroma" and net.cfg.dims == (32, 64, 96)
 
 
 def test_shipped_chroma_model_rebuilds_from_its_onnx_file():

@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--init",
         help="start from the weights of this model (a pmp-export ONNX file or a registered model name, "
-        "e.g. default: the shipped model of --target): fine-tuning; its configuration is the run's",
+        "e.g. default: the shipped model of --target): fine-tuning; its configuration is the run's. "
+        "With --target chroma a luma model starts the chroma model: its trunk, on the pooled luma",
     )
     p.add_argument(
         "--run-dir",
@@ -331,13 +332,17 @@ def _initial_model(name: str, target: str) -> Any:
     """Load the network to fine-tune: a pmp-export ONNX file, or the file of a registered model name.
 
     ``default`` names the shipped model of ``target`` (the chroma model is the luma default's companion).
+    A luma model for the chroma target gives :func:`~pmp_vvc.learning.model.chroma_from_luma` of it.
     """
     from pmp_vvc import modelzoo
     from pmp_vvc.errors import ConfigError
+    from pmp_vvc.learning.model import PartitionNet, chroma_from_luma
     from pmp_vvc.learning.onnxweights import load_onnx_model
 
     path = modelzoo.resolve_chroma_model(name) if name == "default" and target == "chroma" else None
     net = load_onnx_model(path or modelzoo.resolve_model(name))
+    if target == "chroma" and isinstance(net, PartitionNet):
+        return chroma_from_luma(net)
     if target != net.TARGET:
         raise ConfigError(f"--init {name}: a {net.TARGET} model, not a {target} model")
     return net

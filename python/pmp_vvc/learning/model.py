@@ -315,6 +315,26 @@ class ChromaNet(MapNet):
         return self.maps(F.pad(torch.cat(planes, dim=1), (0, 2, 0, 2)), qp)
 
 
+def chroma_from_luma(luma: PartitionNet) -> ChromaNet:
+    """Return a chroma network that starts as ``luma`` run on the 2x2-pooled luma plane (to fine-tune).
+
+    The trunk (QP MLP, stages, decoder, heads) is copied; the chroma stem's luma channel is the luma stem
+    summed over 2x2 taps (the same 12x12-sample field, on luma averaged per chroma sample), its Cb and Cr
+    channels start at zero. On luma that is constant over 2x2 samples both give the same maps.
+    """
+    net = ChromaNet(ChromaConfig(**{**luma.cfg.to_dict(), "luma_input": True}))  # type: ignore[arg-type]
+    trunk = {k: v for k, v in luma.state_dict().items() if not k.startswith("stem.")}
+    missing, unexpected = net.load_state_dict(trunk, strict=False)
+    if sorted(missing) != ["stem.bias", "stem.weight"] or unexpected:
+        raise ValueError(f"luma and chroma trunks differ: missing {missing}, unexpected {unexpected}")
+    with torch.no_grad():
+        net.stem.weight.zero_()
+        net.stem.weight[:, 2:3] = 4 * F.avg_pool2d(luma.stem.weight, 2)
+        if net.stem.bias is not None and luma.stem.bias is not None:
+            net.stem.bias.copy_(luma.stem.bias)
+    return net
+
+
 #: The configuration type of each training target's network.
 TARGET_CONFIGS: dict[str, type[ModelConfig]] = {"luma": ModelConfig, "chroma": ChromaConfig}
 
