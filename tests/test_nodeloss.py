@@ -1,5 +1,6 @@
 """Node targets from RD costs, and the training graph's node probabilities against the C++ map guide."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -7,8 +8,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from pmp_vvc.learning.compact import UnitLabels  # noqa: E402
+from pmp_vvc.learning.compact import UnitLabels, quantise_costs  # noqa: E402
 from pmp_vvc.learning.finaltree import tree_from_splits  # noqa: E402
+from pmp_vvc.learning.labels import Samples  # noqa: E402
 from pmp_vvc.learning.nodeloss import node_loss, node_probabilities  # noqa: E402
 from pmp_vvc.learning.nodes import CostSamples, NodeTable, legal_modes, node_table  # noqa: E402
 
@@ -23,7 +25,14 @@ def _random_maps(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
     return softmax((n, 4, 8, 8)), softmax((n, 3, 3, 16, 16)), softmax((n, 3, 3, 16, 16))
 
 
-def _all_nodes() -> NodeTable:
+def _one_block_unit(splits: list[int], costs: np.ndarray) -> UnitLabels:
+    """The labels of one 64x64 picture: its trees' node splits (walk order) and their (N, 6) costs."""
+    best, codes = quantise_costs(costs)
+    sizes = np.array([len(splits)], np.int32)
+    return UnitLabels(np.array([[64, 64]], np.int32), np.array(splits, np.uint8), sizes, best, codes)
+
+
+def _all_nodes(chroma: bool = False) -> NodeTable:
     """Every node shape the guide can meet at every aligned position of one 64x64 block, layers 0-2."""
     rows = []
     for w in (64, 32, 16, 8, 4):
@@ -46,24 +55,26 @@ def _all_nodes() -> NodeTable:
         np.ones(k, np.float32),
         np.ones(k, np.float32),
         np.zeros((k, 6), np.float32),
+        chroma,
     )
 
 
 @pytest.mark.encoder
-def test_node_probabilities_match_the_cpp_guide() -> None:
+@pytest.mark.parametrize("chroma", [False, True], ids=["luma", "chroma"])
+def test_node_probabilities_match_the_cpp_guide(chroma: bool) -> None:
     from pmp_vvc import _vtm
 
     rng = np.random.default_rng(3)
     qt, mtt, direction = _random_maps(rng, 1)
-    guide = _vtm.MapGuide(None, level=3, threshold=0.9)
-    guide.set_maps(64, 64, qt, mtt, direction)
-    nodes = _all_nodes()
+    guide = _vtm.MapGuide(None, level=3, threshold=0.9, chroma_level=3)
+    (guide.set_chroma_maps if chroma else guide.set_maps)(64, 64, qt, mtt, direction)
+    nodes = _all_nodes(chroma)
     ours = node_probabilities(*(torch.from_numpy(a).double() for a in (qt, mtt, direction)), nodes).numpy()
     checked = 0
     for row, p in zip(nodes.geometry, ours, strict=True):
         _, x, y, w, h, level, layer = (int(v) for v in row)
         cu = _vtm.CuQuery()
-        cu.x, cu.y, cu.width, cu.height, cu.chroma = x, y, w, h, False
+        cu.x, cu.y, cu.width, cu.height, cu.chroma = x, y, w, h, chroma
         cu.qt_depth, cu.mt_depth, cu.bt_depth = level + 1, layer, layer
         got = guide.candidates(cu)
         if got is None:
@@ -111,10 +122,7 @@ def test_node_table_from_a_unit() -> None:
     costs = np.full((6, 6), inf)
     costs[1] = [110.0, 120.0, 105.0, 100.0, 100.5, 130.0]  # BT_V best, TT_H within 1 %
     costs[2, 0] = costs[3, 0] = 50.0  # leaves: one mode tested, no decision
-    from pmp_vvc.learning.compact import quantise_costs
-
-    best, codes = quantise_costs(costs)
-    unit = UnitLabels(np.array([[64, 64]], np.int32), splits, np.array([6], np.int32), best, codes)
+    unit = _one_block_unit(splits.tolist(), costs)
     table = node_table(unit, margin=0.01)
     assert len(table) == 1
     assert table.geometry[0].tolist() == [0, 0, 0, 64, 64, 0, 0]
@@ -128,6 +136,72 @@ def test_node_table_from_a_unit() -> None:
         False,
         False,
     ]
+
+
+def test_node_table_of_the_chroma_tree() -> None:
+    # one 64x64 picture: luma one 64x64 CU; chroma tree BT_H at the 64x64 node (no split within 0.5 %)
+    splits = np.array([1, 0, 1, 2, 0, 0], np.uint8)
+    tree = tree_from_splits(splits, 64, 64)
+    assert tree.nodes[3].tolist()[:5] == [1, 0, 0, 64, 64]
+    costs = np.full((6, 6), np.inf)
+    costs[1, 0] = 400.0  # the luma node: one mode tested, no decision
+    costs[3, :4] = [100.5, 110.0, 100.0, 120.0]  # chroma: no TT at the 64x64 node
+    unit = _one_block_unit(splits.tolist(), costs)
+    assert len(node_table(unit)) == 0
+    table = node_table(unit, margin=0.01, chroma=True)
+    assert table.chroma and len(table) == 1
+    assert table.geometry[0].tolist() == [0, 0, 0, 64, 64, 0, 0]
+    assert table.acceptable[0].tolist() == [True, False, True, False, False, False]
+    assert table.weight[0] == pytest.approx(0.10, rel=0.03)  # skipping both costs QT: +10 % of the block
+    # the chroma tree's own limits: BT of the 64x64 root (MaxBTChromaISlice 64), no chroma block under 16
+    legal = legal_modes(np.array([64, 8, 16]), np.array([64, 8, 8]), np.array([0, 1, 1]), chroma=True)
+    assert legal.tolist() == [
+        [True, True, True, True, False, False],
+        [True, False, False, False, False, False],
+        [True, False, True, True, False, False],
+    ]
+    assert legal_modes(np.array([64, 8]), np.array([64, 8]), np.array([0, 1]))[:, 2:4].tolist() == [
+        [False, False],
+        [True, True],
+    ]
+
+
+def _chroma_cost_samples(n: int) -> CostSamples:
+    """``n`` one-block pictures whose chroma tree split the 64x64 node by BT_H (QP 32; luma: one CU)."""
+    from pmp_vvc.learning.chroma import ChromaSamples
+
+    costs = np.full((6, 6), np.inf)
+    costs[3, :4] = [100.5, 110.0, 100.0, 120.0]
+    unit = _one_block_unit([1, 0, 1, 2, 0, 0], costs)
+    luma = _cost_samples(n).samples
+    rng = np.random.default_rng(6)
+    planes = [rng.integers(16, 235, (n, 34, 34)).astype(np.uint16) for _ in range(2)]
+    maps = [
+        np.zeros((n, 8, 8), np.int8),
+        np.zeros((n, 3, 16, 16), np.int8),
+        np.zeros((n, 3, 16, 16), np.int8),
+    ]
+    assert isinstance(luma, Samples)
+    samples = ChromaSamples(luma, *planes, *maps)
+    table = node_table(unit, chroma=True)
+    return CostSamples.join([CostSamples(samples.subset(np.array([i])), table) for i in range(n)])
+
+
+def test_chroma_cost_samples_join_and_keep_their_tree() -> None:
+    from pmp_vvc.errors import InputError
+
+    data = _chroma_cost_samples(3)
+    assert data.chroma and len(data) == 3 and data.nodes.sample.tolist() == [0, 1, 2]
+    assert [a.shape[1:] for a in data.model_inputs(np.array([2, 0]))] == [
+        (1, 68, 68),
+        (),
+        (1, 34, 34),
+        (1, 34, 34),
+    ]
+    with pytest.raises(InputError, match="not of the samples' tree"):
+        CostSamples(data.samples, NodeTable.empty())
+    with pytest.raises(InputError, match="luma and the chroma tree"):
+        CostSamples.join([data, _cost_samples(1)])
 
 
 def test_cost_samples_subset_and_join(tmp_path: Path) -> None:
@@ -166,20 +240,12 @@ def test_cost_samples_subset_and_join(tmp_path: Path) -> None:
 
 def _cost_samples(n: int) -> CostSamples:
     """``n`` one-block pictures whose anchor split the 64x64 node by BT_V (TT_V as good) at QP 32."""
-    from pmp_vvc.learning.compact import quantise_costs
     from pmp_vvc.learning.labels import Samples
 
     rng = np.random.default_rng(5)
     costs = np.full((6, 6), np.inf)
     costs[1] = [110.0, 120.0, 105.0, 100.0, 130.0, 100.5]
-    best, codes = quantise_costs(costs)
-    unit = UnitLabels(
-        np.array([[64, 64]], np.int32),
-        np.array([1, 3, 0, 0, 1, 0], np.uint8),
-        np.array([6], np.int32),
-        best,
-        codes,
-    )
+    unit = _one_block_unit([1, 3, 0, 0, 1, 0], costs)
     base = Samples(
         rng.integers(16, 235, (n, 68, 68)).astype(np.uint16),
         8,
@@ -209,6 +275,16 @@ def test_fine_tune_the_shipped_model_with_the_node_loss(tmp_path: Path) -> None:
         and metrics["cost_nodes_t0.9"] == 4
     )
     assert metrics["loss"] > metrics["loss_qt"] + metrics["loss_mtt"] + metrics["loss_direction"]
+    # the chroma model on the chroma tree's nodes, scored by the chroma guide
+    chroma_init = load_onnx_model(modelzoo.resolve_chroma_model("default"))
+    chroma = _chroma_cost_samples(4)
+    cfg = replace(cfg, rho=chroma_init.cfg.rho)
+    metrics = train(cfg, chroma, chroma, tmp_path / "chroma", model_cfg=chroma_init.cfg, init=chroma_init)
+    assert (
+        metrics["loss_node"] > 0
+        and metrics["cost_nodes_t0.9"] == 4
+        and 0.0 <= metrics["node_hit_t0.7"] <= 1.0
+    )
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx")
     from pmp_vvc.errors import ModelError

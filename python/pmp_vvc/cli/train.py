@@ -72,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         metavar="WEIGHT",
-        help="luma: add the node-level loss on the guide's mode probabilities, from the RD-cost labels of "
-        "the shards that have them, with this weight (default 0: maps only)",
+        help="add the node-level loss on the guide's mode probabilities, from the RD-cost labels of the "
+        "shards that have them (of the chroma tree with --target chroma), with this weight (default 0: "
+        "maps only)",
     )
     p.add_argument(
         "--node-margin",
@@ -142,22 +143,27 @@ class SampleKind:
 def sample_kind(target: str, node_margin: float | None = None) -> SampleKind:
     """Return the sample readers of ``target`` (``luma`` or ``chroma``).
 
-    With ``node_margin`` (luma), samples carry the node targets of their RD-cost labels, where they have
-    them (:class:`pmp_vvc.learning.nodes.CostSamples`).
+    With ``node_margin``, samples carry the node targets of their tree from their RD-cost labels, where
+    they have them (:class:`pmp_vvc.learning.nodes.CostSamples`).
     """
-    if target == "chroma":
-        from pmp_vvc.learning.chroma import chroma_shard, concat_chroma, starter_chroma_samples
-
-        return SampleKind(starter_chroma_samples, chroma_shard, concat_chroma)
+    from pmp_vvc.learning.chroma import chroma_shard, concat_chroma, starter_chroma_samples
     from pmp_vvc.learning.labels import concat, load_shard, starter_samples
-
-    if node_margin is None:
-        return SampleKind(starter_samples, _anchor_luma(load_shard), concat)
     from pmp_vvc.learning.nodes import CostSamples, NodeTable, load_cost_shard
 
+    if node_margin is None:
+        if target == "chroma":
+            return SampleKind(starter_chroma_samples, chroma_shard, concat_chroma)
+        return SampleKind(starter_samples, _anchor_luma(load_shard), concat)
+    margin: float = node_margin
+    if target == "chroma":
+        return SampleKind(
+            lambda root: CostSamples(starter_chroma_samples(root), NodeTable.empty(chroma=True)),
+            lambda path: load_cost_shard(path, margin, chroma=True),
+            CostSamples.join,
+        )
     return SampleKind(
         lambda root: CostSamples(starter_samples(root), NodeTable.empty()),
-        _anchor_luma(lambda path: load_cost_shard(path, node_margin)),
+        _anchor_luma(lambda path: load_cost_shard(path, margin)),
         CostSamples.join,
     )
 
@@ -383,8 +389,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ConfigError("--no-luma-input needs --target chroma")
     if args.node_loss < 0 or not 0 <= args.node_margin < 1:
         raise ConfigError("--node-loss must be >= 0 and --node-margin in [0, 1)")
-    if args.node_loss and args.target != "luma":
-        raise ConfigError("--node-loss is for the luma model")
     if args.dims and (args.init or args.evaluate is not None):
         raise ConfigError("--dims sizes a new model: not with --init or --evaluate (their file sets it)")
     dims = _stage_dims(args.dims, TARGET_CONFIGS[args.target]().heads) if args.dims else None

@@ -2,7 +2,8 @@
 
 For every node of a cost-labelled sample set (:class:`~pmp_vvc.learning.nodes.NodeTable`) the C++ map
 guide (``pmp_vvc._vtm.MapGuide``, the encoder's own) decides from the model's maps at a level and
-threshold, as in the encoder; the modes it leaves are compared with the anchor's costs:
+threshold, as in the encoder (chroma-tree nodes: the chroma guide at that level and threshold); the
+modes it leaves are compared with the anchor's costs:
 
 * ``node_hit``: the guide leaves an acceptable mode (within the margin of the node's best);
 * ``skip_cost``: mean over blocks of the RD cost the guide's skips add, per block cost (at each node, the
@@ -33,13 +34,17 @@ def node_decision_metrics(
     """Score the guide's decisions on ``nodes`` from per-sample class probabilities (qt, mtt, direction)."""
     from pmp_vvc import _vtm
 
-    guide = _vtm.MapGuide(None, level=level, threshold=threshold)
+    if nodes.chroma:  # the chroma guide rules the chroma tree at the level and threshold
+        guide = _vtm.MapGuide(None, level=level, threshold=threshold, chroma_level=level)
+    else:
+        guide = _vtm.MapGuide(None, level=level, threshold=threshold)
     allowed = np.ones((len(nodes), 6), dtype=bool)
     starts = np.searchsorted(nodes.sample, np.arange(len(maps[0]) + 1))
     cu = _vtm.CuQuery()
-    cu.chroma = False
+    cu.chroma = nodes.chroma
+    set_maps = guide.set_chroma_maps if nodes.chroma else guide.set_maps
     for s in np.flatnonzero(np.diff(starts)).tolist():
-        guide.set_maps(64, 64, *(np.ascontiguousarray(m[s : s + 1]) for m in maps))
+        set_maps(64, 64, *(np.ascontiguousarray(m[s : s + 1]) for m in maps))
         for row in range(int(starts[s]), int(starts[s + 1])):
             _, x, y, w, h, qt_level, layer = nodes.geometry[row].tolist()
             cu.x, cu.y, cu.width, cu.height = x, y, w, h

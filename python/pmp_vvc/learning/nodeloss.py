@@ -80,7 +80,7 @@ def node_probabilities(
         ],
         dim=1,
     )
-    legal = torch.from_numpy(legal_modes(w.numpy(), h.numpy(), layer.numpy()))
+    legal = torch.from_numpy(legal_modes(w.numpy(), h.numpy(), layer.numpy(), nodes.chroma))
     prob = prob * legal.to(prob.dtype)
     mass = prob.sum(dim=1, keepdim=True)
     fallback = F.one_hot(torch.zeros(len(prob), dtype=torch.long), 6).to(prob.dtype)
