@@ -59,6 +59,7 @@ QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95), (
 # Per-QP thresholds at L2 (--PMPThreshold=QP:t,...): lower at low QP, where a wrong skip costs less per
 # RD check saved (bench/qp_mix.py)
 THRESHOLDS_BY_QP = {"lowqp0.6": "22:0.6,27:0.9", "lowqp0.7": "22:0.7,27:0.9", "lowqp0.8": "22:0.8,27:0.9"}
+BRANCH_THRESHOLDS = (0.0, 0.5, 0.7, 0.8)  # --PMPBranchThreshold of the -bB points
 
 
 def guided_luma_options(model: Path) -> str:
@@ -133,6 +134,17 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
             Point(f"model-L2-{name}+mtt2+{c}", f"{opts} {MTT2} {c_opts}", "model+mtt2+chroma-byqp")
             for c, c_opts in CHROMA.items()
         ]
+        # Below a split the maps did not imply (a candidate the threshold let in), the branch threshold.
+        for b in BRANCH_THRESHOLDS:
+            branch = f"{opts} --PMPBranchThreshold={b} {MTT2}"
+            pts.append(Point(f"model-L2-{name}-b{b}+mtt2", branch, "model+mtt2-branch"))
+            pts.append(
+                Point(
+                    f"model-L2-{name}-b{b}+mtt2+cmtt1",
+                    f"{branch} {CHROMA['cmtt1']}",
+                    "model+mtt2+chroma-branch",
+                )
+            )
     pts += [
         Point(
             f"model-L2-t{t}+mtt2+{name}",
@@ -186,6 +198,17 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
                     )
                     for t in CHROMA_GUIDE_THRESHOLDS
                 ]
+        # The default point's chroma (VTM's chroma MTT depth 1) with the chroma guide on what it leaves: the
+        # QT and the one MTT layer (chroma level 1).
+        pts += [
+            Point(
+                f"{GUIDED_LUMA}+cmtt1+cg1-t{t}",
+                f"{guided} {CHROMA['cmtt1']} --PMPChromaModel={chroma_model} --PMPChromaLevel=1 "
+                f"--PMPChromaThreshold={t}",
+                "model+mtt2-byqp+cmtt1+cg",
+            )
+            for t in CHROMA_GUIDE_THRESHOLDS
+        ]
     return pts
 
 
@@ -480,6 +503,9 @@ def write_report(
             ("model+mtt2+cgo", "*:"),
             ("model+mtt2+cg", "X-"),
             ("model+mtt2-byqp+cg", "X:"),
+            ("model+mtt2-byqp+cmtt1+cg", "h:"),
+            ("model+mtt2-branch", "D-"),
+            ("model+mtt2+chroma-branch", "D:"),
             ("vtm", "^"),
         ):
             sel = sorted(

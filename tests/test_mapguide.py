@@ -181,6 +181,7 @@ def soft_guide(
     level: int,
     threshold: float,
     qt_threshold: float = -1.0,
+    branch_threshold: float = -1.0,
 ):  # type: ignore[no-untyped-def]
     qt = np.zeros((1, 4, 8, 8), np.float32)
     qt[0, 0], qt[0, 1] = 1 - p_qt, p_qt  # relative to a 64x64 node; 32x32 nodes see P(depth > 1) = 0
@@ -189,7 +190,9 @@ def soft_guide(
         dirs[0, k] = p
     inc = np.zeros((1, 3, 3, 16, 16), np.float32)
     inc[0, 1], inc[0, 2] = 1 - p_tt, p_tt
-    g = MapGuide(level=level, threshold=threshold, qt_threshold=qt_threshold)
+    g = MapGuide(
+        level=level, threshold=threshold, qt_threshold=qt_threshold, branch_threshold=branch_threshold
+    )
     g.set_maps(64, 64, qt, inc, dirs)
     return g
 
@@ -244,6 +247,22 @@ def test_qt_threshold_rules_where_qt_is_legal() -> None:
     assert vf(split.decide(mtt_node)) == vf(hard.decide(mtt_node)) != vf(soft.decide(mtt_node))
     with pytest.raises(RuntimeError, match="QT threshold"):
         MapGuide(level=2, qt_threshold=1.5)
+
+
+def test_branch_threshold_rules_below_splits_the_maps_did_not_imply() -> None:
+    maps = (0.6, (0.15, 0.55, 0.3), 0.6)  # 64x64: QT implied; 32x32: TT_H implied, BT_H a candidate at 0.8
+    below_bt = cu(0, 16, 32, 16, 2, mt_depth=1)  # the lower half of the first 32x32 after its BT_H
+    below_bt.split_series = 1 | 1 << 5 | 2 << 10  # CTU QT, 64x64 QT, 32x32 BT_H
+    below_tt = cu(0, 8, 32, 16, 2, mt_depth=1)  # the middle part after the implied TT_H
+    below_tt.split_series = 1 | 1 << 5 | 4 << 10
+    hard = soft_guide(*maps, level=2, threshold=0.0)
+    soft = soft_guide(*maps, level=2, threshold=0.8)
+    branch = soft_guide(*maps, level=2, threshold=0.8, branch_threshold=0.0)
+    assert branch.branch_threshold == 0.0 and soft.branch_threshold == -1.0
+    assert vf(branch.decide(below_bt)) == vf(hard.decide(below_bt)) != vf(soft.decide(below_bt))
+    assert vf(branch.decide(below_tt)) == vf(soft.decide(below_tt)) != vf(hard.decide(below_tt))
+    with pytest.raises(RuntimeError, match="branch threshold"):
+        MapGuide(level=2, branch_threshold=1.5)
 
 
 def test_threshold_per_qp_knots() -> None:

@@ -13,6 +13,7 @@ def test_defaults_are_those_of_the_encoder_help() -> None:
         level=2,
         threshold=0.0,
         qt_threshold=-1.0,
+        branch_threshold=-1.0,
         chroma_level=0,
         chroma_threshold=-1.0,
         edge_blocks=True,
@@ -20,8 +21,10 @@ def test_defaults_are_those_of_the_encoder_help() -> None:
     )
     # the encoder hands over every option, empty when not given
     assert MapGuideOptions.parse({"PMPLevel": "", "PMPThreshold": ""}) == MapGuideOptions()
-    got = MapGuideOptions.parse({"PMPLevel": "3", "PMPThreshold": "0.7", "PMPEdgeBlocks": "0"})
-    assert (got.level, got.threshold, got.edge_blocks) == (3, 0.7, False)
+    got = MapGuideOptions.parse(
+        {"PMPLevel": "3", "PMPThreshold": "0.7", "PMPEdgeBlocks": "0", "PMPBranchThreshold": "0.5"}
+    )
+    assert (got.level, got.threshold, got.edge_blocks, got.branch_threshold) == (3, 0.7, False, 0.5)
 
 
 def test_threshold_per_qp() -> None:
@@ -41,6 +44,7 @@ def test_threshold_per_qp() -> None:
         ({"PMPThreshold": "27:0.7,22:0.9"}, "the QPs must increase, got 27 before 22"),
         ({"PMPThreshold": "22:0.7,27:1.2"}, "the threshold at QP 27 must be in"),
         ({"PMPQtThreshold": "2"}, "--PMPQtThreshold must be <= 1"),
+        ({"PMPBranchThreshold": "1.5"}, "--PMPBranchThreshold must be <= 1"),
         ({"PMPThreads": "0"}, "--PMPThreads must be >= 1"),
     ],
 )

@@ -8,14 +8,16 @@ namespace pmp
 {
 std::map<std::string, std::string> EncoderOptions::asStrings() const
 {
-  std::ostringstream qtThr, chromaThr;
+  std::ostringstream qtThr, branchThr, chromaThr;
   qtThr << qtThreshold;
+  branchThr << branchThreshold;
   chromaThr << chromaThreshold;
   return { { "PMPGuide", guide },
            { "PMPModel", model },
            { "PMPLevel", std::to_string(level) },
            { "PMPThreshold", threshold },
            { "PMPQtThreshold", qtThr.str() },
+           { "PMPBranchThreshold", branchThr.str() },
            { "PMPThreads", std::to_string(threads) },
            { "PMPEdgeBlocks", edgeBlocks ? "1" : "0" },
            { "PMPChromaLevel", std::to_string(chromaLevel) },

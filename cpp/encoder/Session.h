@@ -24,6 +24,7 @@ struct EncoderOptions
   int         level     = 2;   // --PMPLevel
   std::string threshold = "0"; // --PMPThreshold: a number, or QP:threshold knots (checked in Python)
   double      qtThreshold = -1.0; // --PMPQtThreshold (negative: --PMPThreshold)
+  double      branchThreshold = -1.0; // --PMPBranchThreshold (negative: off)
   int         threads   = 1;   // --PMPThreads
   bool        edgeBlocks = true; // --PMPEdgeBlocks
   int         chromaLevel = 0; // --PMPChromaLevel (0: the chroma tree keeps VTM's search)

@@ -77,6 +77,16 @@ void MapGuide::setQtThreshold(double qtThreshold)
   m_qtThreshold = qtThreshold;
 }
 
+void MapGuide::setBranchThreshold(double branchThreshold)
+{
+  if (!(branchThreshold <= 1.0))
+  {
+    throw GuideError("map guide: branch threshold must be in [0, 1] (or negative: off), got "
+                     + std::to_string(branchThreshold));
+  }
+  m_branchThreshold = branchThreshold < 0.0 ? -1.0 : branchThreshold;
+}
+
 void MapGuide::setThresholdByQp(std::vector<std::pair<int, double>> knots)
 {
   for (size_t i = 0; i < knots.size(); i++)
@@ -462,7 +472,11 @@ Decision MapGuide::decide(const CuQuery& cu)
   const uint8_t allowed   = kAllModes;
   const Node    shape{ 0, 0, 0, cu.width, cu.height, cu.qtDepth - 1, cu.mtDepth, cu.chroma };
   const bool    qtLegal   = legal(shape, kQt);
-  const double  threshold = cu.chroma ? chromaThreshold() : qtLegal ? qtThreshold() : m_threshold;
+  double        threshold = cu.chroma ? chromaThreshold() : qtLegal ? qtThreshold() : m_threshold;
+  if (m_branchThreshold >= 0.0 && m_branchThreshold < threshold && belowUnimpliedSplit(cu))
+  {
+    threshold = m_branchThreshold;
+  }
   if (m_level == 0 && !cu.chroma)
   {
     // L0: the map fixes the QT depth only; MTT splits stay with VTM's RDO. A QT leaf forces the non-split
@@ -501,6 +515,59 @@ Decision MapGuide::decide(const CuQuery& cu)
     mass += c.prob[bitIndex(next)];
   }
   return Decision{ uint8_t(allowed & ~set), forceMask(cu, set, threshold) };
+}
+
+// Walks the node's split path down from its 64x64 block: at each ancestor the guide rules, the split the path
+// took against the one its maps imply. The child on the path is the one holding the node's top-left sample.
+bool MapGuide::belowUnimpliedSplit(const CuQuery& cu) const
+{
+  constexpr int kSeriesBits = 5;
+  CuQuery       a = cu;
+  a.x           = cu.x - cu.x % kBlock;
+  a.y           = cu.y - cu.y % kBlock;
+  a.width = a.height = kBlock;
+  a.qtDepth = 1;
+  a.mtDepth = a.btDepth = 0;
+  for (int level = 1; level < cu.qtDepth + cu.mtDepth; level++)
+  {
+    const unsigned split = unsigned(cu.splitSeries >> (kSeriesBits * level)) & 31u;
+    Candidates     c;
+    if (candidates(a, c) && c.implied != uint8_t(1u << split))
+    {
+      return true;
+    }
+    const int dx = cu.x - a.x, dy = cu.y - a.y;
+    switch (split)
+    {
+    case 1:   // QT
+      a.width /= 2;
+      a.height /= 2;
+      a.x += dx >= a.width ? a.width : 0;
+      a.y += dy >= a.height ? a.height : 0;
+      a.qtDepth++;
+      continue;
+    case 2: a.height /= 2; a.y += dy >= a.height ? a.height : 0; break;   // BT_H
+    case 3: a.width /= 2; a.x += dx >= a.width ? a.width : 0; break;      // BT_V
+    case 4:   // TT_H: quarter, half, quarter
+    {
+      const int q = a.height / 4;
+      a.y += dy < q ? 0 : dy < 3 * q ? q : 3 * q;
+      a.height = dy < q || dy >= 3 * q ? q : 2 * q;
+      break;
+    }
+    case 5:   // TT_V
+    {
+      const int q = a.width / 4;
+      a.x += dx < q ? 0 : dx < 3 * q ? q : 3 * q;
+      a.width = dx < q || dx >= 3 * q ? q : 2 * q;
+      break;
+    }
+    default: return false;   // not a split: the series ends above the node
+    }
+    a.mtDepth++;
+    a.btDepth++;
+  }
+  return false;
 }
 
 // The non-split search is forced (past VTM's own refusals, such as LCTUFast's minimum QT depth) only with

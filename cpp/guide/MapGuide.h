@@ -45,6 +45,10 @@ public:
   // decision costs most: no QT can follow an MTT split. Negative: the same as threshold.
   void setQtThreshold(double qtThreshold);
 
+  // Threshold below a split the maps did not imply (a candidate that the threshold let in at an ancestor):
+  // that branch is searched only to price the alternative, and most often loses. Negative: no such rule.
+  void setBranchThreshold(double branchThreshold);
+
   // The threshold as a function of the slice QP, set at every picture: linear between the (QP, threshold) knots
   // (increasing QPs), constant beyond the first and the last; empty: the fixed threshold. The QT and chroma
   // thresholds that follow the threshold follow it too.
@@ -79,6 +83,7 @@ public:
   int    level() const { return m_level; }
   double threshold() const { return m_threshold; }
   double qtThreshold() const { return m_qtThreshold < 0.0 ? m_threshold : m_qtThreshold; }
+  double branchThreshold() const { return m_branchThreshold; }
   int    chromaLevel() const { return m_chromaLevel; }
   double chromaThreshold() const { return m_chromaThreshold < 0.0 ? m_threshold : m_chromaThreshold; }
   bool   edgeBlocks() const { return m_edgeBlocks; }
@@ -128,12 +133,14 @@ private:
   static void modeProbabilities(const TreeMaps& m, const Node& n, std::array<double, 6>& prob);
   bool legal(const Node& n, uint8_t mode) const;
   uint8_t forceMask(const CuQuery& cu, uint8_t set, double threshold) const;
+  bool    belowUnimpliedSplit(const CuQuery& cu) const;
   double  thresholdAt(int qp) const;
 
   MapSource         m_source;
   int               m_level;
   double            m_threshold;
   double            m_qtThreshold = -1.0;   // negative: m_threshold
+  double            m_branchThreshold = -1.0;   // negative: off
   std::vector<std::pair<int, double>> m_thresholdByQp;
   int               m_chromaLevel     = 0;
   double            m_chromaThreshold = -1.0;   // negative: m_threshold

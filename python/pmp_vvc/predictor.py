@@ -427,6 +427,7 @@ def map_guide(
     threshold: float = _DEFAULTS.threshold,
     edge_blocks: bool = False,
     qt_threshold: float = _DEFAULTS.qt_threshold,
+    branch_threshold: float = _DEFAULTS.branch_threshold,
     chroma_level: int = _DEFAULTS.chroma_level,
     chroma_threshold: float = _DEFAULTS.chroma_threshold,
     threshold_by_qp: tuple[tuple[int, float], ...] = (),
@@ -436,7 +437,9 @@ def map_guide(
     ``edge_blocks``: also rule inside 64x64 blocks that cross the picture edge (oracle maps are exact
     there; for the model, see :class:`ModelPredictor`). ``qt_threshold``: the threshold at the nodes where
     a QT split is legal (square nodes before any MTT split: a wrong QT decision cannot be undone below);
-    negative means ``threshold``. ``chroma_level`` 1..3: the source's chroma maps rule the chroma tree (QT
+    negative means ``threshold``. ``branch_threshold``: the threshold below a split the maps did not imply
+    (a candidate the threshold let in at an ancestor: a branch searched to price the alternative);
+    negative: none. ``chroma_level`` 1..3: the source's chroma maps rule the chroma tree (QT
     and MTT layers 1..k) with ``chroma_threshold`` (negative: ``threshold``) and the chroma tree's split
     limits; 0: the chroma tree is left to VTM's search. ``threshold_by_qp``: (QP, threshold) knots that set
     the threshold of each picture from its slice QP (linear between them, constant beyond; empty:
@@ -449,6 +452,7 @@ def map_guide(
         level=level,
         threshold=threshold,
         qt_threshold=qt_threshold,
+        branch_threshold=branch_threshold,
         chroma_level=chroma_level,
         chroma_threshold=chroma_threshold,
         threshold_by_qp=threshold_by_qp,
@@ -460,6 +464,7 @@ def map_guide(
         threshold_by_qp=list(threshold_by_qp),
         edge_blocks=edge_blocks,
         qt_threshold=qt_threshold,
+        branch_threshold=branch_threshold,
         chroma_level=chroma_level,
         chroma_threshold=chroma_threshold,
     )

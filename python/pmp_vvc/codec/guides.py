@@ -84,11 +84,11 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
     and
     ``--PMPGuide=replay:NPZ`` stored maps (:class:`pmp_vvc.predictor.StoredMaps`). These three drive the
     C++ map guide with ``--PMPLevel``, ``--PMPThreshold`` (a number or per-QP knots),
-    ``--PMPQtThreshold``, ``--PMPChromaLevel`` and ``--PMPChromaThreshold`` (defaults:
-    :class:`pmp_vvc.codec.options.MapGuideOptions`). With ``--PMPChromaLevel`` > 0 the chroma tree is ruled
-    by chroma maps: the oracle's from the dump's chroma CUs, the model's from the chroma model
-    (``--PMPChromaModel``, or the luma model's companion: :func:`pmp_vvc.modelzoo.resolve_chroma_model`).
-    Other names are the built-in rule guides.
+    ``--PMPQtThreshold``, ``--PMPBranchThreshold``, ``--PMPChromaLevel`` and ``--PMPChromaThreshold``
+    (defaults: :class:`pmp_vvc.codec.options.MapGuideOptions`). With ``--PMPChromaLevel`` > 0 the chroma
+    tree is ruled by chroma maps: the oracle's from the dump's chroma CUs, the model's from the chroma
+    model (``--PMPChromaModel``, or the luma model's companion:
+    :func:`pmp_vvc.modelzoo.resolve_chroma_model`). Other names are the built-in rule guides.
 
     Raises:
         ConfigError: bad option values or an unknown guide.
@@ -143,6 +143,7 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
             threshold_by_qp=opts.threshold_by_qp,
             edge_blocks=edges,
             qt_threshold=opts.qt_threshold,
+            branch_threshold=opts.branch_threshold,
             chroma_level=opts.chroma_level,
             chroma_threshold=opts.chroma_threshold,
         )

@@ -44,6 +44,7 @@ class MapGuideOptions:
     # --PMPThreshold=QP:t,QP:t,...: per slice QP, linear between the knots (``threshold``: the first)
     threshold_by_qp: tuple[tuple[int, float], ...] = ()
     qt_threshold: float = -1.0  # --PMPQtThreshold: at nodes where QT is legal; negative: threshold
+    branch_threshold: float = -1.0  # --PMPBranchThreshold: below a split the maps did not imply; <0: off
     chroma_level: int = 0  # --PMPChromaLevel: chroma maps rule the chroma tree at 1..3; 0 VTM's search
     chroma_threshold: float = -1.0  # --PMPChromaThreshold: the chroma tree's; negative: threshold
     edge_blocks: bool = True  # --PMPEdgeBlocks: the model rules in blocks crossing the picture edge
@@ -64,6 +65,10 @@ class MapGuideOptions:
         if self.qt_threshold > 1.0:
             raise ConfigError(
                 f"--PMPQtThreshold must be <= 1 (negative: --PMPThreshold), got {self.qt_threshold}"
+            )
+        if self.branch_threshold > 1.0:
+            raise ConfigError(
+                f"--PMPBranchThreshold must be <= 1 (negative: off), got {self.branch_threshold}"
             )
         if self.chroma_level not in (0, 1, 2, 3):
             raise ConfigError(f"--PMPChromaLevel must be 0 (off), 1, 2 or 3, got {self.chroma_level}")
@@ -88,6 +93,7 @@ class MapGuideOptions:
             threshold=by_qp[0][1] if by_qp else float(_number(options, "PMPThreshold", d.threshold, float)),
             threshold_by_qp=by_qp,
             qt_threshold=float(_number(options, "PMPQtThreshold", d.qt_threshold, float)),
+            branch_threshold=float(_number(options, "PMPBranchThreshold", d.branch_threshold, float)),
             chroma_level=int(_number(options, "PMPChromaLevel", d.chroma_level, int)),
             chroma_threshold=float(_number(options, "PMPChromaThreshold", d.chroma_threshold, float)),
             edge_blocks=bool(_number(options, "PMPEdgeBlocks", int(d.edge_blocks), int)),
