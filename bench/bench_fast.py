@@ -7,10 +7,12 @@ rerun (resumable; run it in pieces with ``--points``). The tables are computed f
 (typed summaries of the same sweeps), so ``--report-only`` needs no other files. Oracle points need the
 anchor's partition dump per sequence and QP: the script makes them first (``OUT/dumps``, one extra
 anchor-like encode each, skipped when present); the guided chroma oracle points (``+cgoK``) need the
-same dumps of the guided luma point (``OUT/guided-dumps``). It then writes ``OUT/bench.md``,
-``OUT/bench.csv`` and ``OUT/ts_bdbr.png`` (time saving vs BD-rate Y), one row per point: BDBR Y / U / V /
-YUV, TS mean, EncT, RD-check reduction (luma, all) and the inference share (guide CPU time over the test's
-and the anchor's encoding time), averaged over the sequences.
+same dumps of the guided luma point (``OUT/guided-dumps``); the noisy oracle (``oracle-noisy-partition-LK``)
+needs the anchor's dumps of each sequence with every sample offset by a seeded integer in
+[-NOISE_AMPLITUDE, NOISE_AMPLITUDE] (``OUT/noisy-dumps``, from ``OUT/noisy-inputs``). It then writes
+``OUT/bench.md``, ``OUT/bench.csv`` and ``OUT/ts_bdbr.png`` (time saving vs BD-rate Y), one row per point:
+BDBR Y / U / V / YUV, TS mean, EncT, RD-check reduction (luma, all) and the inference share (guide CPU time
+over the test's and the anchor's encoding time), averaged over the sequences.
 
 Examples::
 
@@ -60,6 +62,8 @@ QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95), (
 # RD check saved (bench/qp_mix.py)
 THRESHOLDS_BY_QP = {"lowqp0.6": "22:0.6,27:0.9", "lowqp0.7": "22:0.7,27:0.9", "lowqp0.8": "22:0.8,27:0.9"}
 BRANCH_THRESHOLDS = (0.0, 0.5, 0.7, 0.8)  # --PMPBranchThreshold of the -bB points
+# The noisy oracle's input: one code value at most, far below the coding noise (bench/perturb_check.py).
+NOISE_AMPLITUDE = 1
 
 
 def guided_luma_options(model: Path) -> str:
@@ -92,6 +96,16 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
             f"oracle-partition-L{k}",
             f"--PMPGuide=oracle-partition:{dump} --PMPLevel={k} {agree}",
             "oracle-partition",
+        )
+        for k in range(4)
+    ]
+    # The anchor's partition of the same content with a one-code-value noise: a predictor that knew the
+    # anchor's decisions up to their instability (the oracle above also knows the noise's outcome).
+    pts += [
+        Point(
+            f"oracle-noisy-partition-L{k}",
+            f"--PMPGuide=oracle-partition:{{noisy}}/{{seq}}_QP{{qp}}.dump --PMPLevel={k} {agree}",
+            "oracle-noisy-partition",
         )
         for k in range(4)
     ]
@@ -228,7 +242,9 @@ def agreement_dir(point: Point, out: Path) -> Path:
 def point_options(point: Point, seq: str, out: Path) -> str:
     """The ``--test`` string of a point for one sequence (``{qp}`` is filled by the encoder per QP)."""
     options = point.options.replace("{dumps}", str(out / "dumps")).replace("{seq}", seq)
-    options = options.replace("{guided}", str(guided_dumps(point, out)))
+    options = options.replace("{guided}", str(guided_dumps(point, out))).replace(
+        "{noisy}", str(out / "noisy-dumps")
+    )
     return options.replace("{agree}", str(agreement_dir(point, out)))
 
 
@@ -252,23 +268,51 @@ def load(cfg: Path) -> SequenceConfig:
     return load_sequence(cfg, encoder_cfgs=[pmp_vvc.vtm_cfg()])
 
 
+def noisy_input(seq: SequenceConfig, folder: Path, seed: int = 0) -> Path:
+    """``folder/<seq>.yuv``: the sequence's file with every sample offset by a seeded integer in
+    [-NOISE_AMPLITUDE, NOISE_AMPLITUDE], clipped to its bit depth (made once; kept for the dumps)."""
+    import numpy as np
+
+    from pmp_vvc.files import atomic_path
+
+    target = folder / f"{seq.name}.yuv"
+    if target.exists():
+        return target
+    if seq.bit_depth != seq.bit_depth_chroma:
+        raise SystemExit(f"{seq.name}: noisy input needs one bit depth for luma and chroma")
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = np.fromfile(seq.input_file, dtype=np.dtype("<u2") if seq.file_bit_depth > 8 else np.dtype("u1"))
+    offsets = np.random.default_rng(seed).integers(-NOISE_AMPLITUDE, NOISE_AMPLITUDE + 1, raw.shape)
+    noisy = np.clip(raw.astype(np.int32) + offsets, 0, (1 << seq.bit_depth) - 1).astype(raw.dtype)
+    with atomic_path(target, keep_suffix=True) as tmp:
+        noisy.tofile(tmp)
+    return target
+
+
 def make_dumps(
-    seq_cfgs: Sequence[Path], qps: Sequence[int], frames: int, dumps: Path, options: str = ""
+    seq_cfgs: Sequence[Path],
+    qps: Sequence[int],
+    frames: int,
+    dumps: Path,
+    options: str = "",
+    noisy: Path | None = None,
 ) -> None:
-    """Partition dumps ``dumps/<seq>_QP<qp>.dump``: the anchor's command line (pmp-run's) plus ``options``."""
+    """Partition dumps ``dumps/<seq>_QP<qp>.dump``: the anchor's command line (pmp-run's) plus ``options``
+    (of the noisy inputs in folder ``noisy``, if given)."""
     import pmp_vvc
 
     dumps.mkdir(parents=True, exist_ok=True)
     cfg = str(pmp_vvc.vtm_cfg())
     for path in seq_cfgs:
         seq = load(path)
+        source = seq.input_file if noisy is None else noisy_input(seq, noisy)
         for qp in qps:
             target = dumps / f"{seq.name}_QP{qp}.dump"
             if target.exists():
                 continue
             with tempfile.TemporaryDirectory() as tmp:
                 part = Path(tmp) / "dump"
-                args = ["-c", cfg, "-c", str(seq.cfg_path), "-i", str(seq.input_file), "-q", str(qp)]
+                args = ["-c", cfg, "-c", str(seq.cfg_path), "-i", str(source), "-q", str(qp)]
                 args += ["-f", str(input_frames(seq, frames))]
                 args += [
                     "-b",
@@ -489,6 +533,7 @@ def write_report(
         for kind, marker in (
             ("oracle", "s-"),
             ("oracle-partition", "s--"),
+            ("oracle-noisy-partition", "s:"),
             ("model", "o-"),
             ("model-noedge", "o"),
             ("model-qt", "v-"),
@@ -581,6 +626,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen = select(points, args.points)
         if any("{dumps}" in p.options for p in chosen):
             make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, args.out / "dumps")
+        if any("{noisy}" in p.options for p in chosen):
+            qps = parse_qp_spec(args.qp)
+            make_dumps(seq_cfgs, qps, args.frames, args.out / "noisy-dumps", noisy=args.out / "noisy-inputs")
         guided = [p for p in chosen if "{guided}" in p.options]
         if guided:
             opts = guided_luma_options(args.model.resolve())

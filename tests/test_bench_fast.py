@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
-from conftest import BENCH, bench_script
+from conftest import BENCH, Clip, bench_script
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +65,19 @@ def test_guided_chroma_oracle_reads_the_dumps_of_its_luma_point(bench: ModuleTyp
     folder = bench.guided_dumps(cgo[a], tmp_path)
     assert f"--PMPChromaModel=oracle-partition:{folder}/carphone_QP{{qp}}.dump" in opts[a]
     assert folder.parent == tmp_path / "guided-dumps" and folder != bench.guided_dumps(cgo[b], tmp_path)
+
+
+def test_noisy_oracle_reads_the_dumps_of_a_seeded_one_code_value_noisy_copy(
+    bench: ModuleType, tmp_path: Path, clip128: Clip
+) -> None:
+    point = {p.name: p for p in bench.all_points(Path("/m/a.onnx"))}["oracle-noisy-partition-L2"]
+    opts = bench.point_options(point, "carphone", tmp_path)
+    assert f"--PMPGuide=oracle-partition:{tmp_path}/noisy-dumps/carphone_QP{{qp}}.dump" in opts
+    seq = bench.load(clip128.cfg)
+    noisy = bench.noisy_input(seq, tmp_path / "noisy")
+    clean, dirty = np.fromfile(clip128.yuv, np.uint8), np.fromfile(noisy, np.uint8)
+    diff = dirty.astype(int) - clean.astype(int)
+    assert diff.shape == clean.shape and np.abs(diff).max() == 1 and 0.5 < np.mean(diff != 0) < 0.8
+    assert noisy == tmp_path / "noisy" / f"{seq.name}.yuv"
+    noisy.write_bytes(b"kept")  # made once: an existing copy is used as it is
+    assert bench.noisy_input(seq, tmp_path / "noisy").read_bytes() == b"kept"

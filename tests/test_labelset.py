@@ -6,12 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import bench_script
 from pmp_vvc.cli import dataset as cli
 from pmp_vvc.codec.partition import SPLIT_NONE, sort_cus
 from pmp_vvc.errors import InputError
 from pmp_vvc.learning import dataset, labelset
 from pmp_vvc.learning.compact import UNIT_FIELDS, UNTESTED, UnitLabels, dequantise_costs, quantise_costs
-from pmp_vvc.learning.finaltree import tree_from_cus, tree_from_splits
+from pmp_vvc.learning.finaltree import FinalTree, tree_from_cus, tree_from_splits
 from pmp_vvc.learning.labels import load_extra
 from test_dataset import SHARED, _leaf_cus, _one_photo_two_shards, _shared_or_skip
 
@@ -126,36 +127,46 @@ def test_shards_carry_costs_and_a_packed_set_materialises_the_same_shards(tmp_pa
         labelset.materialise(packed, tmp_path / "fourth", data_root=tmp_path / "nowhere")
 
 
-def _bench_module(name: str):  # type: ignore[no-untyped-def]
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        name, Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_transpose_check_scores_an_exact_transpose_as_one_and_others_lower() -> None:
-    check = _bench_module("transpose_check")
-    rng = np.random.default_rng(4)
-    tree = tree_from_splits(_random_splits(rng, 128, 128), 128, 128)
+def _transposed_cus(tree: FinalTree, swap: dict[int, int]) -> np.ndarray:
+    """CU rows of the exact transpose of a tree (sides swapped, BT/TT directions swapped)."""
     cus = tree.cus.copy()
     cus[:, [2, 3, 4, 5]] = cus[:, [3, 2, 5, 4]]
     series = cus[:, 9].copy()
     cus[:, 9] = 0
     for level in range(8):
         split = (series >> (5 * level)) & 31
-        cus[:, 9] |= np.vectorize(lambda s: check.SWAP.get(int(s), int(s)))(split) << (5 * level)
-    assert check.compare(tree, tree_from_cus(cus, 128, 128)) == {
-        "cu_area": 1.0,
-        "node_split": 1.0,
-        "qt_cells": 1.0,
-    }
-    other = tree_from_splits(_random_splits(rng, 128, 128), 128, 128)
+        cus[:, 9] |= np.vectorize(lambda s: swap.get(int(s), int(s)))(split) << (5 * level)
+    return cus
+
+
+def test_perturb_check_scores_an_exact_transpose_as_one_and_others_lower() -> None:
+    check = bench_script("perturb_check")
+    rng = np.random.default_rng(4)
+    tree = tree_from_splits(_random_splits(rng, 128, 256), 128, 256)
+    flipped = tree_from_cus(_transposed_cus(tree, check.SWAP), 256, 128)
+    assert check.compare(tree, flipped) == {"cu_area": 1.0, "node_split": 1.0, "qt_cells": 1.0}
+    back, true = check.tree_maps(flipped, transposed=True), check.tree_maps(tree)
+    assert all(np.array_equal(back[k], true[k]) for k in true)
+    assert check.decision_accuracies(back, true)["split_type"] == 1.0
+    other = tree_from_splits(_random_splits(rng, 128, 256), 128, 256)
     assert all(v < 1.0 for v in check.compare(tree, other).values())
+    assert check.decision_accuracies(check.tree_maps(other), true)["split_type"] < 1.0
+
+
+def test_perturb_check_noise_is_small_seeded_and_compared_untransposed() -> None:
+    check = bench_script("perturb_check")
+    rng = np.random.default_rng(5)
+    planes = tuple(rng.integers(0, 256, shape).astype(np.uint16) for shape in ((64, 64), (32, 32), (32, 32)))
+    noisy = check.perturb(planes, "noise", np.random.default_rng(1), 2, 8)
+    again = check.perturb(planes, "noise", np.random.default_rng(1), 2, 8)
+    for p, n, a in zip(planes, noisy, again, strict=True):
+        diff = n.astype(int) - p.astype(int)
+        assert np.array_equal(n, a) and np.abs(diff).max() == 2 and diff.any() and n.max() <= 255
+    tree = tree_from_splits(_random_splits(rng, 128, 128), 128, 128)
+    assert check.compare(tree, tree, transposed=False) == {"cu_area": 1.0, "node_split": 1.0, "qt_cells": 1.0}
+    assert (
+        check.compare(tree, tree_from_cus(_transposed_cus(tree, check.SWAP), 128, 128), False)["cu_area"] < 1
+    )
 
 
 COMMITTED = Path(__file__).resolve().parents[1] / "labels" / "rd-seed11"
