@@ -273,6 +273,8 @@ def noisy_input(seq: SequenceConfig, folder: Path, seed: int = 0) -> Path:
     [-NOISE_AMPLITUDE, NOISE_AMPLITUDE], clipped to its bit depth (made once; kept for the dumps)."""
     import numpy as np
 
+    from perturb_check import add_noise
+    from pmp_vvc.codec.vtmcfg import sample_dtype
     from pmp_vvc.files import atomic_path
 
     target = folder / f"{seq.name}.yuv"
@@ -281,9 +283,8 @@ def noisy_input(seq: SequenceConfig, folder: Path, seed: int = 0) -> Path:
     if seq.bit_depth != seq.bit_depth_chroma:
         raise SystemExit(f"{seq.name}: noisy input needs one bit depth for luma and chroma")
     folder.mkdir(parents=True, exist_ok=True)
-    raw = np.fromfile(seq.input_file, dtype=np.dtype("<u2") if seq.file_bit_depth > 8 else np.dtype("u1"))
-    offsets = np.random.default_rng(seed).integers(-NOISE_AMPLITUDE, NOISE_AMPLITUDE + 1, raw.shape)
-    noisy = np.clip(raw.astype(np.int32) + offsets, 0, (1 << seq.bit_depth) - 1).astype(raw.dtype)
+    raw = np.fromfile(seq.input_file, dtype=sample_dtype(seq.file_bit_depth))
+    noisy = add_noise(raw, np.random.default_rng(seed), NOISE_AMPLITUDE, seq.bit_depth)
     with atomic_path(target, keep_suffix=True) as tmp:
         noisy.tofile(tmp)
     return target

@@ -63,18 +63,25 @@ DECISION_KEYS = (
     *(f"{k}_t{t}" for t in GUIDE_THRESHOLDS for k in ("node_hit", "skip_cost", "tested_skipped")),
 )
 Maps = dict[str, npt.NDArray[np.int8]]
+Array = npt.NDArray[np.unsignedinteger]
 
 
 def perturb(planes: Planes, kind: str, rng: np.random.Generator, amplitude: int, bit_depth: int) -> Planes:
     """The planes of one crop, transposed or with integer noise in [-amplitude, amplitude]."""
     if kind == "transpose":
         return (planes[0].T, planes[1].T, planes[2].T)
-    top = (1 << bit_depth) - 1
-    noisy = [
-        np.clip(p.astype(np.int32) + rng.integers(-amplitude, amplitude + 1, p.shape), 0, top).astype(p.dtype)
-        for p in planes
-    ]
-    return (noisy[0], noisy[1], noisy[2])
+    return (
+        add_noise(planes[0], rng, amplitude, bit_depth),
+        add_noise(planes[1], rng, amplitude, bit_depth),
+        add_noise(planes[2], rng, amplitude, bit_depth),
+    )
+
+
+def add_noise(samples: Array, rng: np.random.Generator, amplitude: int, bit_depth: int) -> Array:
+    """``samples`` with an integer from [-amplitude, amplitude] added to each, clipped to the bit depth."""
+    offsets = rng.integers(-amplitude, amplitude + 1, samples.shape)
+    noisy: Array = np.clip(samples.astype(np.int32) + offsets, 0, (1 << bit_depth) - 1).astype(samples.dtype)
+    return noisy
 
 
 def tree_maps(tree: FinalTree, transposed: bool = False) -> Maps:

@@ -70,6 +70,7 @@ def test_guided_chroma_oracle_reads_the_dumps_of_its_luma_point(bench: ModuleTyp
 def test_noisy_oracle_reads_the_dumps_of_a_seeded_one_code_value_noisy_copy(
     bench: ModuleType, tmp_path: Path, clip128: Clip
 ) -> None:
+    bench_script("perturb_check")  # bench_fast's noisy input imports its noise by name
     point = {p.name: p for p in bench.all_points(Path("/m/a.onnx"))}["oracle-noisy-partition-L2"]
     opts = bench.point_options(point, "carphone", tmp_path)
     assert f"--PMPGuide=oracle-partition:{tmp_path}/noisy-dumps/carphone_QP{{qp}}.dump" in opts

@@ -180,6 +180,11 @@ def merged_options(cfgs: Iterable[str | Path], extra_options: Sequence[str] = ()
     return values
 
 
+def sample_dtype(bit_depth: int) -> str:
+    """Return the dtype of a planar YUV file's samples: bytes to 8 bits, else 16-bit LE words."""
+    return "<u2" if bit_depth > 8 else "u1"
+
+
 def frame_bytes(width: int, height: int, bit_depth: int, chroma_format: str = "420") -> int:
     """Bytes of one frame in a planar YUV file; ``bit_depth`` is the file's largest (16-bit words above 8)."""
     if chroma_format not in _CHROMA_FORMATS:

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from pmp_vvc.codec.dump import PicturePartition, read_dump
 from pmp_vvc.codec.partition import cus_to_maps
+from pmp_vvc.codec.vtmcfg import sample_dtype
 from pmp_vvc.errors import EncodeError, InputError
 from pmp_vvc.files import atomic_path
 from pmp_vvc.learning.compact import UnitLabels
@@ -77,7 +78,7 @@ def crop_planes(crops: Sequence[Crop]) -> list[Planes]:
 def write_sequence(planes: Sequence[Planes], bit_depth: int, folder: Path) -> Path:
     """Write equal-size pictures as one 4:2:0 YUV sequence plus its per-sequence cfg; return the cfg."""
     h, w = planes[0][0].shape
-    dtype = np.dtype("<u2") if bit_depth > 8 else np.dtype("u1")
+    dtype = np.dtype(sample_dtype(bit_depth))
     yuv = folder / "crops.yuv"
     with open(yuv, "wb") as f:
         for picture in planes:

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pmp_vvc.codec.partition import BLOCK_SIZE, CTU_SIZE
+from pmp_vvc.codec.vtmcfg import sample_dtype
 from pmp_vvc.errors import ConfigError, InputError
 
 __all__ = [
@@ -133,7 +134,7 @@ def read_sequence_yuv(
         raise InputError(f"{cfg}: only 4:2:0 sequences are supported, got {seq.chroma_format}")
     w, h, depth = seq.width, seq.height, seq.bit_depth
     size = seq.frame_bytes
-    dtype = np.dtype("<u2") if seq.file_bit_depth > 8 else np.dtype("u1")
+    dtype = np.dtype(sample_dtype(seq.file_bit_depth))
     with open(seq.input_file, "rb") as f:
         f.seek(frame * size)
         raw = np.frombuffer(f.read(size), dtype=dtype)
