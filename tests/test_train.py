@@ -12,7 +12,14 @@ from pmp_vvc.cli.common import run_cli  # noqa: E402
 from pmp_vvc.errors import ConfigError, ModelError  # noqa: E402
 from pmp_vvc.learning.labels import Samples  # noqa: E402
 from pmp_vvc.learning.model import ModelConfig  # noqa: E402
-from pmp_vvc.learning.train import TrainConfig, load_checkpoint, load_model, split_by_batch, train  # noqa: E402
+from pmp_vvc.learning.train import (  # noqa: E402
+    TrainConfig,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+    split_by_batch,
+    train,
+)
 
 torch.set_num_threads(1)
 SMALL = ModelConfig(dims=(16, 32, 32), heads=(2, 2, 2), rho=0.5)
@@ -45,11 +52,12 @@ def test_loss_falls_on_a_tiny_batch(tmp_path, caplog):
     assert 0 <= lines[-1]["split"] <= 1 and lines[-1]["nodes"] > 0
 
 
-def test_resume_is_exact(tmp_path):
+@pytest.mark.parametrize("transpose", [0.0, 0.5])
+def test_resume_is_exact(tmp_path, transpose):
     data = synthetic()
-    cfg = TrainConfig(rho=0.5, epochs=3, batch_size=8, warmup_steps=2)
+    cfg = TrainConfig(rho=0.5, epochs=3, batch_size=8, warmup_steps=2, transpose=transpose)
     train(cfg, data, data, tmp_path / "a", model_cfg=SMALL)
-    stop = TrainConfig(rho=0.5, epochs=3, batch_size=8, warmup_steps=2, max_steps=3)
+    stop = TrainConfig(rho=0.5, epochs=3, batch_size=8, warmup_steps=2, max_steps=3, transpose=transpose)
     train(stop, data, data, tmp_path / "b", model_cfg=SMALL)
     assert load_checkpoint(tmp_path / "b" / "last.pt")["step_in_epoch"] == 1  # stopped mid-epoch
     train(cfg, data, data, tmp_path / "b", model_cfg=SMALL)
@@ -59,6 +67,24 @@ def test_resume_is_exact(tmp_path):
     with pytest.raises(ConfigError, match="other settings"):
         other = TrainConfig(rho=0.5, epochs=3, batch_size=8, lr=1.0)
         train(other, data, data, tmp_path / "b", model_cfg=SMALL)
+
+
+def test_transposed_samples_change_the_run_and_older_runs_resume(tmp_path):
+    data = synthetic()
+    plain = TrainConfig(rho=0.5, epochs=1, batch_size=8, warmup_steps=2)
+    train(plain, data, data, tmp_path / "plain", model_cfg=SMALL)
+    train(TrainConfig(**{**plain.__dict__, "transpose": 1.0}), data, data, tmp_path / "t", model_cfg=SMALL)
+    a = load_checkpoint(tmp_path / "plain" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "t" / "last.pt")["model"]
+    assert not all(torch.equal(a[k], b[k]) for k in a)
+    # a run saved before the option existed resumes with its default
+    last = tmp_path / "plain" / "last.pt"
+    payload = load_checkpoint(last)
+    del payload["train_config"]["transpose"]
+    save_checkpoint(last, payload)
+    train(plain, data, data, tmp_path / "plain", model_cfg=SMALL)  # no "other settings" error
+    with pytest.raises(ConfigError, match="--transpose"):
+        cli_train.main(["--target", "chroma", "--transpose", "0.5", "--run-dir", str(tmp_path / "c")])
 
 
 def test_load_model_and_errors(tmp_path):

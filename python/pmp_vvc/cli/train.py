@@ -84,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 0.01)",
     )
     p.add_argument(
+        "--transpose",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="transpose each training sample with probability P per epoch, maps and node targets with it "
+        "(luma only; default 0: no augmentation)",
+    )
+    p.add_argument(
         "--init",
         help="start from the weights of this model (a pmp-export ONNX file or a registered model name, "
         "e.g. default: the shipped model of --target): fine-tuning; its configuration is the run's. "
@@ -389,6 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ConfigError("--no-luma-input needs --target chroma")
     if args.node_loss < 0 or not 0 <= args.node_margin < 1:
         raise ConfigError("--node-loss must be >= 0 and --node-margin in [0, 1)")
+    if not 0.0 <= args.transpose <= 1.0 or (args.transpose > 0 and args.target != "luma"):
+        raise ConfigError("--transpose must be in [0, 1] and is for --target luma")
     if args.dims and (args.init or args.evaluate is not None):
         raise ConfigError("--dims sizes a new model: not with --init or --evaluate (their file sets it)")
     dims = _stage_dims(args.dims, TARGET_CONFIGS[args.target]().heads) if args.dims else None
@@ -450,6 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ema=args.ema,
             node_weight=args.node_loss,
             node_margin=args.node_margin,
+            transpose=args.transpose,
         )
         info = {
             "target": args.target,

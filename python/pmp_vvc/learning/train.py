@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from pmp_vvc.errors import ConfigError, ModelError
 from pmp_vvc.files import atomic_path
+from pmp_vvc.learning.augment import transpose
 from pmp_vvc.learning.evaluate import all_accuracies
 from pmp_vvc.learning.model import TARGET_CONFIGS, ChromaConfig, MapNet, ModelConfig, build_model
 from pmp_vvc.learning.nodeloss import node_loss
@@ -57,6 +58,7 @@ class TrainConfig:
     node_weight: float = 0.0  # weight of the node-level loss (learning.nodeloss) on samples with RD costs
     node_margin: float = 0.01  # modes within this relative RD cost of a node's best are acceptable
     node_weight_power: float = 0.5  # a node weighs (cost of skipping its acceptable modes) ** power
+    transpose: float = 0.0  # probability that a training sample is transposed in an epoch (learning.augment)
 
 
 class MapSamples(Protocol):
@@ -235,7 +237,8 @@ def _lr(cfg: TrainConfig, step: int, total: int) -> float:
 
 def _settings(cfg: dict[str, Any]) -> dict[str, Any]:
     """Options that must match to resume a run (stopping and checkpoint timing may change)."""
-    return {k: v for k, v in cfg.items() if k not in ("max_steps", "checkpoint_minutes")}
+    full = {**asdict(TrainConfig()), **cfg}  # options added later take their defaults in older runs
+    return {k: v for k, v in full.items() if k not in ("max_steps", "checkpoint_minutes")}
 
 
 def _ema_update(ema: MapNet, model: MapNet, decay: float) -> None:
@@ -265,7 +268,8 @@ def train(
     0 disables it); ``last.pt`` holds both. ``model_cfg`` picks the network (a ``ChromaConfig``: the chroma
     model, whose samples must be chroma samples). ``init``: a network of that configuration whose weights
     a new run starts from (fine-tuning). Samples with RD-cost labels (:class:`CostSamples`) add the
-    node-level loss with weight ``cfg.node_weight``.
+    node-level loss with weight ``cfg.node_weight``. ``cfg.transpose`` > 0 transposes that fraction of
+    each epoch's training samples (luma only), drawn per epoch from the seed.
     """
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
@@ -329,6 +333,7 @@ def train(
         steps_per_epoch = len(data) // cfg.batch_size
         total = cfg.epochs * steps_per_epoch  # step / total = fraction of epochs done, whatever the size
         order = np.random.default_rng([cfg.seed, epoch]).permutation(len(data))
+        flips = np.random.default_rng([cfg.seed, epoch, 1]).random(len(data)) < cfg.transpose
         model.train()
         run_loss, t0 = 0.0, time.monotonic()
         while step_in_epoch < steps_per_epoch:
@@ -339,12 +344,15 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = _lr(cfg, step, total)
             idx = order[step_in_epoch * cfg.batch_size : (step_in_epoch + 1) * cfg.batch_size]
-            inputs, targets = _batch(data, idx)
+            batch = data.subset(idx)
+            if cfg.transpose > 0:
+                batch = transpose(batch, flips[idx])  # type: ignore[arg-type]
+            inputs, targets = _batch(batch, np.arange(len(idx)))
             outs = model(*inputs)
             losses = map_losses(outs, *targets)
-            if cfg.node_weight > 0 and isinstance(data, CostSamples):
+            if cfg.node_weight > 0 and isinstance(batch, CostSamples):
                 losses["node"] = cfg.node_weight * node_loss(
-                    outs, data.node_batch(idx), cfg.node_weight_power
+                    outs, batch.node_batch(np.arange(len(idx))), cfg.node_weight_power
                 )
             loss = sum(losses.values()) + cfg.ratio_weight * model.ratio_loss()
             opt.zero_grad(set_to_none=True)
