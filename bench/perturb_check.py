@@ -20,7 +20,8 @@ one the dataset holds for the unperturbed crop:
 * ``qt_cells``: share of 8x8 cells with the same QT depth;
 * per QP and over all, the decision accuracies ``pmp-train --evaluate`` gives a model
   (:func:`pmp_vvc.learning.evaluate.decision_accuracies`: ``split``, ``split_type``, ``split_recall``,
-  ...) of the perturbed encode's maps (transposed back) against the dataset's trees.
+  ...) of the perturbed encode's maps (transposed back) against the dataset's trees, and split or not as
+  the map guide decides it from them (:func:`pmp_vvc.learning.nodeeval.guide_split_accuracies`).
 
 Writes ``perturb_check.json`` (per picture, and the decision accuracies) and prints tables. Examples
 (~4 CPU-min for one group at two QPs; all of BSDS val at four QPs ~20 CPU-min)::
@@ -49,7 +50,7 @@ from pmp_vvc.learning.compact import UNIT_FIELDS, UnitLabels
 from pmp_vvc.learning.evaluate import decision_accuracies, one_hot_maps
 from pmp_vvc.learning.finaltree import FinalTree, tree_from_cus
 from pmp_vvc.learning.labels import load_extra
-from pmp_vvc.learning.nodeeval import GUIDE_THRESHOLDS, guide_node_metrics
+from pmp_vvc.learning.nodeeval import GUIDE_THRESHOLDS, guide_node_metrics, guide_split_accuracies
 from pmp_vvc.learning.nodes import CostSamples, load_cost_shard
 from pmp_vvc.learning.shards import Planes, crop_planes, encode_anchor, write_sequence
 
@@ -59,6 +60,8 @@ DECISION_KEYS = (
     "split",
     "split_type",
     "split_recall",
+    "guide_split",
+    "guide_split_recall",
     "nodes",
     *(f"{k}_t{t}" for t in GUIDE_THRESHOLDS for k in ("node_hit", "skip_cost", "tested_skipped")),
 )
@@ -202,6 +205,7 @@ def scores(checks: list[ShardCheck]) -> dict[str, float]:
     return {
         **decision_accuracies(guess, labels.maps()),
         **guide_node_metrics(one_hot_maps(guess), labels.nodes),
+        **guide_split_accuracies(one_hot_maps(guess), labels.maps()),
     }
 
 

@@ -305,3 +305,76 @@ def test_evaluate_an_exported_model_on_cost_labels() -> None:
         row = tables[name]["all"]
         assert 0 <= row["split"] <= 1 and 0 <= row["node_hit_t0.9"] <= 1 and row["cost_nodes_t0.9"] == 3
         assert row["skip_cost_t0.7"] >= 0 and 0 <= row["tested_skipped_t0.7"] <= 1
+        assert 0 <= row["guide_split"] <= 1 and 0 <= row["guide_split_side64"] <= 1
+
+
+def _vtm_like_splits(rng: np.random.Generator) -> np.ndarray:
+    """A random tree of one 64x64 picture within VTM's all-intra limits (BT/TT sides <= 32, MTT depth 3)."""
+    from pmp_vvc.codec.partition import children
+    from pmp_vvc.learning import finaltree
+
+    mtt_depth: dict[tuple[int, ...], int] = {}
+
+    def split_of(chroma: int, x: int, y: int, w: int, h: int, depth: int) -> int:
+        if w > 64:
+            return 1
+        mtt = mtt_depth.get((chroma, x, y, w, h), 0)
+        small = max(w, h) <= 32 and mtt < 3
+        options = [0] + [
+            s
+            for s, ok in (
+                (1, w == h and w > 8 and mtt == 0),
+                (2, small and h > 4),
+                (3, small and w > 4),
+                (4, small and h > 8),
+                (5, small and w > 8),
+            )
+            if ok
+        ]
+        split = int(rng.choice(options))
+        for cx, cy, cw, ch, _ in children(x, y, w, h, split) if split else ():
+            mtt_depth[(chroma, cx, cy, cw, ch)] = mtt + (split > 1)
+        return split
+
+    return np.array([row[-1] for row in finaltree._walk(64, 64, split_of)], dtype=np.uint8)
+
+
+@pytest.mark.encoder
+def test_guide_split_accuracy_decides_from_the_guides_probabilities() -> None:
+    from pmp_vvc.codec.partition import cus_to_maps, tree_nodes
+    from pmp_vvc.learning.evaluate import block_maps, one_hot_maps
+    from pmp_vvc.learning.finaltree import tree_from_splits
+    from pmp_vvc.learning.nodeeval import guide_split_accuracies
+
+    rng = np.random.default_rng(11)
+    blocks = [cus_to_maps(tree_from_splits(_vtm_like_splits(rng), 64, 64).cus, 64, 64) for _ in range(6)]
+    true = {
+        "qt": np.concatenate([m.qt for m in blocks]),
+        "mtt": np.concatenate([m.increments for m in blocks]),
+        "direction": np.concatenate([m.direction for m in blocks]),
+    }
+    exact = guide_split_accuracies(one_hot_maps(true), true)
+    assert exact["guide_split"] == 1.0 and exact["guide_split_recall"] == 1.0
+    # random maps: the same decisions as P(no split) < 0.5 from the training graph's node probabilities
+    qt, mtt, direction = _random_maps(rng, 6)
+    got = guide_split_accuracies({"qt": qt, "mtt": mtt, "direction": direction}, true)
+    truth = block_maps(true["qt"], true["mtt"], true["direction"])
+    rows = [
+        (b, n.x, n.y, n.w, n.h, ql, layer, n.split != 0)
+        for b in range(6)
+        for n, ql, layer in tree_nodes(truth, b)
+    ]
+    g = np.array(rows, dtype=np.int64)
+    k = len(g)
+    nodes = NodeTable(
+        g[:, :7],
+        np.zeros((k, 6), bool),
+        np.zeros((k, 6), bool),
+        np.ones(k, np.float32),
+        np.ones(k, np.float32),
+        np.zeros((k, 6), np.float32),
+    )
+    prob = node_probabilities(*(torch.from_numpy(a).double() for a in (qt, mtt, direction)), nodes).numpy()
+    pred = np.where(g[:, 6] < 3, prob[:, 0] < 0.5, False)
+    assert got["guide_split"] == pytest.approx(float(np.mean(pred == (g[:, 7] == 1))))
+    assert 0 < got["guide_split"] < 1

@@ -288,6 +288,7 @@ def evaluate_checkpoints(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Accuracy tables of checkpoints (named by their run folder) and of the per-QP constant baseline."""
     from pmp_vvc.learning.evaluate import accuracy_table, constant_baseline, one_hot_maps
+    from pmp_vvc.learning.nodeeval import guide_split_accuracies
     from pmp_vvc.learning.onnxweights import load_onnx_model
     from pmp_vvc.learning.train import argmax_maps, load_model, predict_probabilities
 
@@ -301,9 +302,11 @@ def evaluate_checkpoints(
         probs = predict_probabilities(model, val_set)
         tables[name] = accuracy_table(argmax_maps(probs), true, val_set.qp, val_set.chroma)
         tables[name]["all"].update(_node_metrics(val_set, probs))
+        tables[name]["all"].update(guide_split_accuracies(probs, true, val_set.chroma))
     base = constant_baseline(train_set.qp, train_set.maps(), val_set.qp)
     tables["constant_per_qp"] = accuracy_table(base, true, val_set.qp, val_set.chroma)
     tables["constant_per_qp"]["all"].update(_node_metrics(val_set, one_hot_maps(base)))
+    tables["constant_per_qp"]["all"].update(guide_split_accuracies(one_hot_maps(base), true, val_set.chroma))
     return tables
 
 
@@ -331,6 +334,12 @@ def _print_table(tables: dict[str, dict[str, dict[str, float]]]) -> None:
     print("|---|" + "---|" * len(BY_NODE_KEYS))
     for name, table in tables.items():
         print(f"| {name} | " + " | ".join(f"{table['all'][c]:.3f}" for c in BY_NODE_KEYS) + " |")
+    guide_cols = [c for c in next(iter(tables.values()))["all"] if c.startswith("guide_split")]
+    print("\nSplit or not as the map guide decides it (no split iff its P(no split) >= 0.5), all QPs:\n")
+    print("| predictor | " + " | ".join(guide_cols) + " |")
+    print("|---|" + "---|" * len(guide_cols))
+    for name, table in tables.items():
+        print(f"| {name} | " + " | ".join(f"{table['all'][c]:.3f}" for c in guide_cols) + " |")
     node_cols = [
         c for c in next(iter(tables.values()))["all"] if c.startswith(("node_hit", "skip_cost", "tested_"))
     ]

@@ -330,6 +330,12 @@ def maps_to_splits(maps: PartitionMaps, block: int) -> list[SplitNode]:
     return _decode(maps, block).nodes
 
 
+def tree_nodes(maps: PartitionMaps, block: int) -> list[tuple[SplitNode, int, int]]:
+    """Every node of :func:`maps_to_splits` with its QT level (qtDepth - 1) and MTT layer (mtDepth)."""
+    dec = _decode(maps, block)
+    return [(node, ql, layer) for node, (ql, layer) in zip(dec.nodes, dec.levels, strict=True)]
+
+
 def split_decisions(
     truth: PartitionMaps, pred: PartitionMaps, block: int, unanimous: bool = False
 ) -> list[tuple[SplitNode, int]]:

@@ -8,9 +8,8 @@ layer (3,16,16) and directions per layer (3,16,16), -1 where the block leaves th
 
 Samples are stored as npz shards (:func:`save_shard` / :func:`load_shard`); :func:`starter_samples` builds
 them from the vanilla VTM-23.13 starter labels (``../shared/data/labels``) and caches the result under
-:func:`cache_dir`. No augmentation is applied: VVC intra partitioning is not symmetric (reference sample
-availability, split order and fast-skip rules differ between directions), so flips and transposes would
-not transform the labels exactly.
+:func:`cache_dir`. Samples are stored as coded; VVC intra partitioning is not exactly symmetric, so a
+transposed sample (:mod:`pmp_vvc.learning.augment`, ``pmp-train --transpose``) is an approximate label.
 """
 
 from __future__ import annotations

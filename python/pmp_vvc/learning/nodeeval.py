@@ -10,6 +10,10 @@ modes it leaves are compared with the anchor's costs:
   excess of the best tested mode it leaves over the node's best; 0 where it leaves none, since the encoder
   then falls back to VTM's own search) -- the cost-weighted metric;
 * ``tested_skipped``: the share of the modes the anchor tested that the guide vetoes (its saving).
+
+:func:`guide_split_accuracies` scores split-or-not at every node of the true trees as the guide sees it:
+split iff the guide's probability of no split (``MapGuide::candidates``) is below one half, where the
+map-argmax accuracies of :mod:`pmp_vvc.learning.evaluate` decode the argmax maps instead.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from pmp_vvc.codec.partition import SPLIT_NONE, tree_nodes
+from pmp_vvc.learning.evaluate import NODE_SIDES, block_maps
 from pmp_vvc.learning.nodes import NodeTable
 
-__all__ = ["GUIDE_THRESHOLDS", "guide_node_metrics", "node_decision_metrics"]
+__all__ = ["GUIDE_THRESHOLDS", "guide_node_metrics", "guide_split_accuracies", "node_decision_metrics"]
 
 #: Thresholds of the map guide (at L2) at which validation and ``pmp-train --evaluate`` score the nodes.
 GUIDE_THRESHOLDS = (0.9, 0.7)
@@ -70,4 +76,46 @@ def guide_node_metrics(probs: dict[str, npt.NDArray[np.float32]], nodes: NodeTab
     out: dict[str, float] = {}
     for t in GUIDE_THRESHOLDS:
         out.update({f"{k}_t{t}": v for k, v in node_decision_metrics(maps, nodes, 2, t).items()})
+    return out
+
+
+def guide_split_accuracies(
+    probs: dict[str, npt.NDArray[np.float32]], true: dict[str, npt.NDArray[np.int8]], chroma: bool = False
+) -> dict[str, float]:
+    """Split or not at every node of the true trees, decided from the guide's node probabilities.
+
+    ``probs``: the model's class probabilities per sample; ``true``: the samples' class maps. A node the
+    guide does not rule on (MTT layer 3, which cannot split further) counts as not split. Keys
+    ``guide_split``, ``guide_split_recall`` (over the true split nodes) and ``guide_split_side{S}`` (by
+    the node's shorter side, as ``split_side{S}``).
+    """
+    from pmp_vvc import _vtm
+
+    guide = _vtm.MapGuide(None, level=3, threshold=0.9, chroma_level=3)
+    set_maps = guide.set_chroma_maps if chroma else guide.set_maps
+    truth = block_maps(true["qt"], true["mtt"], true["direction"], chroma)
+    cu = _vtm.CuQuery()
+    cu.chroma = chroma
+    rows: list[tuple[bool, bool, int]] = []  # (true split, guide split, shorter side)
+    for b in range(len(true["qt"])):
+        set_maps(64, 64, *(np.ascontiguousarray(probs[k][b : b + 1]) for k in ("qt", "mtt", "direction")))
+        for node, qt_level, layer in tree_nodes(truth, b):
+            cu.x, cu.y, cu.width, cu.height = node.x, node.y, node.w, node.h
+            cu.qt_depth, cu.mt_depth, cu.bt_depth = qt_level + 1, layer, layer
+            got = guide.candidates(cu)
+            rows.append(
+                (node.split != SPLIT_NONE, got is not None and got[1]["NO_SPLIT"] < 0.5, min(node.w, node.h))
+            )
+    table = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    split, pred, side = table[:, 0] == 1, table[:, 1] == 1, table[:, 2]
+    right = split == pred
+
+    def mean(sel: npt.NDArray[np.bool_]) -> float:
+        return float(right[sel].mean()) if sel.any() else float("nan")
+
+    out = {
+        "guide_split": mean(np.ones_like(split)),
+        "guide_split_recall": float(pred[split].mean()) if split.any() else float("nan"),
+    }
+    out.update({f"guide_split_side{s}": mean(side == s) for s in NODE_SIDES})
     return out

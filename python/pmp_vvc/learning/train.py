@@ -32,6 +32,7 @@ from pmp_vvc.files import atomic_path
 from pmp_vvc.learning.augment import transpose
 from pmp_vvc.learning.evaluate import all_accuracies
 from pmp_vvc.learning.model import TARGET_CONFIGS, ChromaConfig, MapNet, ModelConfig, build_model
+from pmp_vvc.learning.nodeeval import guide_node_metrics, guide_split_accuracies
 from pmp_vvc.learning.nodeloss import node_loss
 from pmp_vvc.learning.nodes import CostSamples
 
@@ -178,14 +179,13 @@ def evaluate(
         )
         out.update({f"qp{qp}_{k}": acc[k] for k in ("qt16", "split", "split_type", "split_recall")})
     if isinstance(samples, CostSamples) and len(samples.nodes):
-        from pmp_vvc.learning.nodeeval import guide_node_metrics
-
         logits = tuple(
             torch.log(torch.from_numpy(probs[k]).clamp(min=1e-12)) for k in ("qt", "mtt", "direction")
         )
         out["loss_node"] = float(node_loss(logits, samples.nodes))
         out["loss"] += node_weight * out["loss_node"]
         out.update(guide_node_metrics(probs, samples.nodes))
+    out.update(guide_split_accuracies(probs, true, samples.chroma))
     return out
 
 
