@@ -11,10 +11,9 @@ torch = pytest.importorskip("torch")
 from pmp_vvc.learning.compact import UnitLabels, quantise_costs  # noqa: E402
 from pmp_vvc.learning.finaltree import tree_from_splits  # noqa: E402
 from pmp_vvc.learning.labels import Samples  # noqa: E402
+from pmp_vvc.learning.nodeeval import GUIDE_MODES  # noqa: E402
 from pmp_vvc.learning.nodeloss import node_loss, node_probabilities  # noqa: E402
 from pmp_vvc.learning.nodes import CostSamples, NodeTable, legal_modes, node_table  # noqa: E402
-
-MODES = ("NO_SPLIT", "QT", "BT_H", "BT_V", "TT_H", "TT_V")
 
 
 def _random_maps(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
@@ -79,7 +78,7 @@ def test_node_probabilities_match_the_cpp_guide(chroma: bool) -> None:
         got = guide.candidates(cu)
         if got is None:
             continue
-        want = np.array([got[1][m] for m in MODES])
+        want = np.array([got[1][m] for m in GUIDE_MODES])
         assert np.allclose(p, want, atol=1e-6), (row, p, want)
         checked += 1
     assert checked > 200
@@ -354,13 +353,13 @@ def test_guide_split_accuracy_decides_from_the_guides_probabilities() -> None:
         "direction": np.concatenate([m.direction for m in blocks]),
     }
     exact = guide_split_accuracies(one_hot_maps(true), true)
-    assert exact["guide_split"] == 1.0 and exact["guide_split_recall"] == 1.0
+    assert exact["guide_split"] == exact["guide_split_recall"] == exact["guide_split_type"] == 1.0
     # random maps: the same decisions as P(no split) < 0.5 from the training graph's node probabilities
     qt, mtt, direction = _random_maps(rng, 6)
     got = guide_split_accuracies({"qt": qt, "mtt": mtt, "direction": direction}, true)
     truth = block_maps(true["qt"], true["mtt"], true["direction"])
     rows = [
-        (b, n.x, n.y, n.w, n.h, ql, layer, n.split != 0)
+        (b, n.x, n.y, n.w, n.h, ql, layer, n.split)
         for b in range(6)
         for n, ql, layer in tree_nodes(truth, b)
     ]
@@ -376,5 +375,7 @@ def test_guide_split_accuracy_decides_from_the_guides_probabilities() -> None:
     )
     prob = node_probabilities(*(torch.from_numpy(a).double() for a in (qt, mtt, direction)), nodes).numpy()
     pred = np.where(g[:, 6] < 3, prob[:, 0] < 0.5, False)
-    assert got["guide_split"] == pytest.approx(float(np.mean(pred == (g[:, 7] == 1))))
+    assert got["guide_split"] == pytest.approx(float(np.mean(pred == (g[:, 7] != 0))))
     assert 0 < got["guide_split"] < 1
+    likeliest = np.where(g[:, 6] < 3, prob.argmax(axis=1), 0)
+    assert got["guide_split_type"] == pytest.approx(float(np.mean(likeliest == g[:, 7])))

@@ -27,6 +27,8 @@ from pmp_vvc.learning.nodes import NodeTable
 
 __all__ = ["GUIDE_THRESHOLDS", "guide_node_metrics", "guide_split_accuracies", "node_decision_metrics"]
 
+#: The guide's mode names (``MapGuide::candidates``) in the order of the split codes (SPLIT_NONE ..).
+GUIDE_MODES = ("NO_SPLIT", "QT", "BT_H", "BT_V", "TT_H", "TT_V")
 #: Thresholds of the map guide (at L2) at which validation and ``pmp-train --evaluate`` score the nodes.
 GUIDE_THRESHOLDS = (0.9, 0.7)
 
@@ -86,8 +88,9 @@ def guide_split_accuracies(
 
     ``probs``: the model's class probabilities per sample; ``true``: the samples' class maps. A node the
     guide does not rule on (MTT layer 3, which cannot split further) counts as not split. Keys
-    ``guide_split``, ``guide_split_recall`` (over the true split nodes) and ``guide_split_side{S}`` (by
-    the node's shorter side, as ``split_side{S}``).
+    ``guide_split``, ``guide_split_recall`` (over the true split nodes), ``guide_split_type`` (the guide's
+    likeliest mode is the true split, none included) and ``guide_split_side{S}`` (by the node's shorter
+    side, as ``split_side{S}``).
     """
     from pmp_vvc import _vtm
 
@@ -96,18 +99,19 @@ def guide_split_accuracies(
     truth = block_maps(true["qt"], true["mtt"], true["direction"], chroma)
     cu = _vtm.CuQuery()
     cu.chroma = chroma
-    rows: list[tuple[bool, bool, int]] = []  # (true split, guide split, shorter side)
+    rows: list[
+        tuple[int, bool, int, int]
+    ] = []  # (true split, guide splits, its likeliest mode, shorter side)
     for b in range(len(true["qt"])):
         set_maps(64, 64, *(np.ascontiguousarray(probs[k][b : b + 1]) for k in ("qt", "mtt", "direction")))
         for node, qt_level, layer in tree_nodes(truth, b):
             cu.x, cu.y, cu.width, cu.height = node.x, node.y, node.w, node.h
             cu.qt_depth, cu.mt_depth, cu.bt_depth = qt_level + 1, layer, layer
             got = guide.candidates(cu)
-            rows.append(
-                (node.split != SPLIT_NONE, got is not None and got[1]["NO_SPLIT"] < 0.5, min(node.w, node.h))
-            )
-    table = np.array(rows, dtype=np.int64).reshape(-1, 3)
-    split, pred, side = table[:, 0] == 1, table[:, 1] == 1, table[:, 2]
+            p = [got[1][m] for m in GUIDE_MODES] if got is not None else [1.0]
+            rows.append((node.split, p[0] < 0.5, int(np.argmax(p)), min(node.w, node.h)))
+    table = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    split, pred, side = table[:, 0] != SPLIT_NONE, table[:, 1] == 1, table[:, 3]
     right = split == pred
 
     def mean(sel: npt.NDArray[np.bool_]) -> float:
@@ -116,6 +120,7 @@ def guide_split_accuracies(
     out = {
         "guide_split": mean(np.ones_like(split)),
         "guide_split_recall": float(pred[split].mean()) if split.any() else float("nan"),
+        "guide_split_type": float(np.mean(table[:, 2] == table[:, 0])) if len(table) else float("nan"),
     }
     out.update({f"guide_split_side{s}": mean(side == s) for s in NODE_SIDES})
     return out
