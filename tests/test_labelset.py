@@ -192,13 +192,19 @@ def test_committed_label_set_materialises(tmp_path: Path) -> None:
     manifest = json.loads((COMMITTED / "labels.json").read_text())
     one = tmp_path / "one"
     (one / "units").mkdir(parents=True)
-    record = manifest["units"][0]
-    (one / "units" / record["shard"]).write_bytes((COMMITTED / "units" / record["shard"]).read_bytes())
-    (one / "labels.json").write_text(json.dumps({**manifest, "units": [record]}))
-    out = labelset.materialise(one, tmp_path / "ds", data_root=TRAIN)
-    assert out["blocks"] == record["blocks"] == 128
+    records = manifest["units"][:2]
+    for record in records:
+        (one / "units" / record["shard"]).write_bytes((COMMITTED / "units" / record["shard"]).read_bytes())
+    (one / "labels.json").write_text(json.dumps({**manifest, "units": records}))
+    # the first unit only (--max-shards: the data of a model trained before the set grew)
+    argv = ["--from-labels", str(one), "--out", str(tmp_path / "ds"), "--data-root", str(TRAIN)]
+    assert cli.main([*argv, "--max-shards", "1"]) == 0
     (shard,) = dataset.shard_paths(tmp_path / "ds")
+    assert shard.name == records[0]["shard"]
     assert len(UnitLabels.from_arrays(load_extra(shard, UNIT_FIELDS), str(shard)).trees()) == 8
+    out = labelset.materialise(one, tmp_path / "ds", data_root=TRAIN)
+    assert out["blocks"] == sum(r["blocks"] for r in records) == 256
+    assert [p.name for p in dataset.shard_paths(tmp_path / "ds")] == [r["shard"] for r in records]
 
 
 @pytest.mark.encoder

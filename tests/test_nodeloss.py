@@ -359,9 +359,7 @@ def test_guide_split_accuracy_decides_from_the_guides_probabilities() -> None:
     got = guide_split_accuracies({"qt": qt, "mtt": mtt, "direction": direction}, true)
     truth = block_maps(true["qt"], true["mtt"], true["direction"])
     rows = [
-        (b, n.x, n.y, n.w, n.h, ql, layer, n.split)
-        for b in range(6)
-        for n, ql, layer in tree_nodes(truth, b)
+        (b, n.x, n.y, n.w, n.h, ql, layer, n.split) for b in range(6) for n, ql, layer in tree_nodes(truth, b)
     ]
     g = np.array(rows, dtype=np.int64)
     k = len(g)

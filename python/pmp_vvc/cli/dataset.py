@@ -84,7 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--encoder-arg=--PMPModel=default --encoder-arg=--PMPLevel=2: labels of a guided encode (such as "
         "chroma trees coded after the model's luma tree); part of the plan",
     )
-    p.add_argument("--max-shards", type=int, help="stop after encoding this many new shards")
+    p.add_argument(
+        "--max-shards",
+        type=int,
+        help="stop after encoding this many new shards; with --from-labels: make the label set's first N "
+        "units only (200: the data of the shipped model v7)",
+    )
     p.add_argument(
         "--pack",
         type=Path,
@@ -183,7 +188,9 @@ def _pack_or_materialise(args: argparse.Namespace, out: Path) -> int:
         if done % 10 == 0 or done == total:
             log.info("[%d/%d] shards made", done, total)
 
-    manifest = labelset.materialise(args.from_labels, out, args.data_root, progress=progress)
+    manifest = labelset.materialise(
+        args.from_labels, out, args.data_root, progress=progress, max_units=args.max_shards
+    )
     log.info("pmp-dataset: %d shards, %d blocks in %s", len(manifest["shards"]), manifest["blocks"], out)
     return 0
 

@@ -134,8 +134,12 @@ def materialise(
     out_dir: str | Path,
     data_root: str | Path,
     progress: Callable[[int, int], None] | None = None,
+    max_units: int | None = None,
 ) -> dict[str, Any]:
     """Make a label set's shards in ``out_dir`` from the sources under ``data_root``; return the manifest.
+
+    ``max_units``: only the set's first units (in its order), e.g. the data of a model trained before the
+    set grew.
 
     Raises:
         InputError: the label set is unreadable, or a source is missing or differs from the one packed
@@ -153,7 +157,7 @@ def materialise(
         crops, tuple(settings["qps"]), int(settings["group_size"]), tuple(settings["encoder_args"])
     )
     groups = plan.groups
-    units = manifest["units"]
+    units = manifest["units"][:max_units]
     used = {c for u in units for c in groups[int(u["group"])]}  # only these sources are read
     checked: dict[str, str] = {}
     for crop, entry in zip(crops, entries, strict=True):
