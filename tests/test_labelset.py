@@ -17,26 +17,37 @@ from pmp_vvc.learning.labels import load_extra
 from test_dataset import SHARED, _leaf_cus, _one_photo_two_shards, _shared_or_skip
 
 
-def _random_splits(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    """A random tree (no QT below an MTT split): walk it once with random splits, keep the splits taken."""
+def _random_splits(rng: np.random.Generator, width: int, height: int, vtm_limits: bool = False) -> np.ndarray:
+    """A random tree (no QT below an MTT split): walk it once with random splits, keep the splits taken.
+
+    ``vtm_limits``: within VTM's all-intra luma limits too (BT/TT of sides <= 32, MTT depth <= 3).
+    """
     from pmp_vvc.codec.partition import children
     from pmp_vvc.learning import finaltree
 
-    below_mtt: set[tuple[int, ...]] = set()
+    mtt_depth: dict[tuple[int, ...], int] = {}  # nodes below an MTT split: their MTT depth
 
     def split_of(chroma: int, x: int, y: int, w: int, h: int, depth: int) -> int:
         if w > 64 or h > 64:
             return 1
-        mtt = (chroma, x, y, w, h, depth) in below_mtt
+        mtt = mtt_depth.get((chroma, x, y, w, h, depth), 0)
+        allowed = not vtm_limits or (max(w, h) <= 32 and mtt < 3)
         options = [0] + [
             s
-            for s, ok in ((1, w == h and w > 8 and not mtt), (2, h > 8), (3, w > 8), (4, h > 16), (5, w > 16))
+            for s, ok in (
+                (1, w == h and w > 8 and not mtt),
+                (2, allowed and h > 8),
+                (3, allowed and w > 8),
+                (4, allowed and h > 16),
+                (5, allowed and w > 16),
+            )
             if ok
         ]
         split = int(rng.choice(options))
         if split > 1 or mtt:
-            below_mtt.update(
-                (chroma, cx, cy, cw, ch, depth + 1) for cx, cy, cw, ch, _ in children(x, y, w, h, split)
+            mtt_depth.update(
+                ((chroma, cx, cy, cw, ch, depth + 1), mtt + 1)
+                for cx, cy, cw, ch, _ in children(x, y, w, h, split)
             )
         return split
 

@@ -307,46 +307,17 @@ def test_evaluate_an_exported_model_on_cost_labels() -> None:
         assert 0 <= row["guide_split"] <= 1 and 0 <= row["guide_split_side64"] <= 1
 
 
-def _vtm_like_splits(rng: np.random.Generator) -> np.ndarray:
-    """A random tree of one 64x64 picture within VTM's all-intra limits (BT/TT sides <= 32, MTT depth 3)."""
-    from pmp_vvc.codec.partition import children
-    from pmp_vvc.learning import finaltree
-
-    mtt_depth: dict[tuple[int, ...], int] = {}
-
-    def split_of(chroma: int, x: int, y: int, w: int, h: int, depth: int) -> int:
-        if w > 64:
-            return 1
-        mtt = mtt_depth.get((chroma, x, y, w, h), 0)
-        small = max(w, h) <= 32 and mtt < 3
-        options = [0] + [
-            s
-            for s, ok in (
-                (1, w == h and w > 8 and mtt == 0),
-                (2, small and h > 4),
-                (3, small and w > 4),
-                (4, small and h > 8),
-                (5, small and w > 8),
-            )
-            if ok
-        ]
-        split = int(rng.choice(options))
-        for cx, cy, cw, ch, _ in children(x, y, w, h, split) if split else ():
-            mtt_depth[(chroma, cx, cy, cw, ch)] = mtt + (split > 1)
-        return split
-
-    return np.array([row[-1] for row in finaltree._walk(64, 64, split_of)], dtype=np.uint8)
-
-
 @pytest.mark.encoder
 def test_guide_split_accuracy_decides_from_the_guides_probabilities() -> None:
     from pmp_vvc.codec.partition import cus_to_maps, tree_nodes
     from pmp_vvc.learning.evaluate import block_maps, one_hot_maps
     from pmp_vvc.learning.finaltree import tree_from_splits
     from pmp_vvc.learning.nodeeval import guide_split_accuracies
+    from test_labelset import _random_splits
 
     rng = np.random.default_rng(11)
-    blocks = [cus_to_maps(tree_from_splits(_vtm_like_splits(rng), 64, 64).cus, 64, 64) for _ in range(6)]
+    trees = [tree_from_splits(_random_splits(rng, 64, 64, vtm_limits=True), 64, 64) for _ in range(6)]
+    blocks = [cus_to_maps(t.cus, 64, 64) for t in trees]
     true = {
         "qt": np.concatenate([m.qt for m in blocks]),
         "mtt": np.concatenate([m.increments for m in blocks]),
