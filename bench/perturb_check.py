@@ -201,11 +201,12 @@ def check_group(plan: dataset.DatasetPlan, g: int, args: argparse.Namespace) -> 
 def scores(checks: list[ShardCheck]) -> dict[str, float]:
     """Decision accuracies and the guide's node metrics of the perturbed encodes' maps over some shards."""
     labels = CostSamples.join([c.labels for c in checks])
-    guess = _stack([c.maps for c in checks])
+    guess, true = _stack([c.maps for c in checks]), labels.maps()
+    probs = one_hot_maps(guess)
     return {
-        **decision_accuracies(guess, labels.maps()),
-        **guide_node_metrics(one_hot_maps(guess), labels.nodes),
-        **guide_split_accuracies(one_hot_maps(guess), labels.maps()),
+        **decision_accuracies(guess, true),
+        **guide_node_metrics(probs, labels.nodes),
+        **guide_split_accuracies(probs, true),
     }
 
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from pmp_vvc.codec.partition import SPLIT_BT_H, SPLIT_BT_V, SPLIT_TT_H, SPLIT_TT_V, cus_to_maps
+from conftest import bench_script
+from pmp_vvc.codec.partition import cus_to_maps
 from pmp_vvc.errors import ConfigError
 from pmp_vvc.learning.augment import MODE_TRANSPOSE, transpose
 from pmp_vvc.learning.compact import UnitLabels, quantise_costs
@@ -12,7 +13,7 @@ from pmp_vvc.learning.labels import Samples, concat, samples_from_picture
 from pmp_vvc.learning.nodes import CostSamples, NodeTable, node_table
 from test_labelset import _random_splits, _transposed_cus
 
-SWAP = {SPLIT_BT_H: SPLIT_BT_V, SPLIT_BT_V: SPLIT_BT_H, SPLIT_TT_H: SPLIT_TT_V, SPLIT_TT_V: SPLIT_TT_H}
+SWAP = bench_script("perturb_check").SWAP  # split codes of the transposed tree
 
 
 def _labelled(tree: FinalTree, plane: np.ndarray, costs: np.ndarray) -> CostSamples:

@@ -288,7 +288,6 @@ def evaluate_checkpoints(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Accuracy tables of checkpoints (named by their run folder) and of the per-QP constant baseline."""
     from pmp_vvc.learning.evaluate import accuracy_table, constant_baseline, one_hot_maps
-    from pmp_vvc.learning.nodeeval import guide_split_accuracies
     from pmp_vvc.learning.onnxweights import load_onnx_model
     from pmp_vvc.learning.train import argmax_maps, load_model, predict_probabilities
 
@@ -301,23 +300,22 @@ def evaluate_checkpoints(
         model = load_onnx_model(path) if path.suffix == ".onnx" else load_model(path, rho=rho)
         probs = predict_probabilities(model, val_set)
         tables[name] = accuracy_table(argmax_maps(probs), true, val_set.qp, val_set.chroma)
-        tables[name]["all"].update(_node_metrics(val_set, probs))
-        tables[name]["all"].update(guide_split_accuracies(probs, true, val_set.chroma))
+        tables[name]["all"].update(_guide_metrics(val_set, probs))
     base = constant_baseline(train_set.qp, train_set.maps(), val_set.qp)
     tables["constant_per_qp"] = accuracy_table(base, true, val_set.qp, val_set.chroma)
-    tables["constant_per_qp"]["all"].update(_node_metrics(val_set, one_hot_maps(base)))
-    tables["constant_per_qp"]["all"].update(guide_split_accuracies(one_hot_maps(base), true, val_set.chroma))
+    tables["constant_per_qp"]["all"].update(_guide_metrics(val_set, one_hot_maps(base)))
     return tables
 
 
-def _node_metrics(val_set: MapSamples, probs: dict[str, Any]) -> dict[str, float]:
-    """Score the guide's node decisions against the RD costs (L2, thresholds 0.9 and 0.7), if any."""
-    from pmp_vvc.learning.nodeeval import guide_node_metrics
+def _guide_metrics(val_set: MapSamples, probs: dict[str, Any]) -> dict[str, float]:
+    """Split or not as the guide decides it, and its node decisions against the RD costs if there are any."""
+    from pmp_vvc.learning.nodeeval import guide_node_metrics, guide_split_accuracies
     from pmp_vvc.learning.nodes import CostSamples
 
-    if not isinstance(val_set, CostSamples) or not len(val_set.nodes):
-        return {}
-    return guide_node_metrics(probs, val_set.nodes)
+    out = guide_split_accuracies(probs, val_set.maps(), val_set.chroma)
+    if isinstance(val_set, CostSamples) and len(val_set.nodes):
+        out.update(guide_node_metrics(probs, val_set.nodes))
+    return out
 
 
 def _print_table(tables: dict[str, dict[str, dict[str, float]]]) -> None:

@@ -346,11 +346,10 @@ def split_decisions(
     ``unanimous``: an MTT split needs the same direction in every cell of the node (the stricter rule of
     TIP-23) instead of the plurality of its cells.
     """
-    true_tree = _decode(truth, block)
     guide = _Decoder(pred, block, max_bt=64 if pred.chroma else 32, unanimous=unanimous)
     return [
         (node, guide._implied(node.x, node.y, node.w, node.h, ql, layer))
-        for node, (ql, layer) in zip(true_tree.nodes, true_tree.levels, strict=True)
+        for node, ql, layer in tree_nodes(truth, block)
     ]
 
 

@@ -26,8 +26,8 @@ from pmp_vvc.learning.nodes import CostSamples, NodeTable
 
 __all__ = ["MODE_TRANSPOSE", "transpose"]
 
-#: Column ``MODE_TRANSPOSE[m]`` of a node's modes is mode ``m`` of the transposed node.
 _SWAP = {"bt_h": "bt_v", "bt_v": "bt_h", "tt_h": "tt_v", "tt_v": "tt_h"}
+#: Column ``MODE_TRANSPOSE[m]`` of a node's modes is mode ``m`` of the transposed node.
 MODE_TRANSPOSE = tuple(NODE_MODES.index(_SWAP.get(m, m)) for m in NODE_MODES)
 G = TypeVar("G", bound=np.generic)
 _DIRECTION_SWAP = np.array([0, 2, 1, -1], dtype=np.int8)  # none, hor -> ver, ver -> hor; -1 stays

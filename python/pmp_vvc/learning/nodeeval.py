@@ -25,7 +25,13 @@ from pmp_vvc.codec.partition import SPLIT_NONE, tree_nodes
 from pmp_vvc.learning.evaluate import NODE_SIDES, block_maps
 from pmp_vvc.learning.nodes import NodeTable
 
-__all__ = ["GUIDE_THRESHOLDS", "guide_node_metrics", "guide_split_accuracies", "node_decision_metrics"]
+__all__ = [
+    "GUIDE_MODES",
+    "GUIDE_THRESHOLDS",
+    "guide_node_metrics",
+    "guide_split_accuracies",
+    "node_decision_metrics",
+]
 
 #: The guide's mode names (``MapGuide::candidates``) in the order of the split codes (SPLIT_NONE ..).
 GUIDE_MODES = ("NO_SPLIT", "QT", "BT_H", "BT_V", "TT_H", "TT_V")
@@ -99,9 +105,8 @@ def guide_split_accuracies(
     truth = block_maps(true["qt"], true["mtt"], true["direction"], chroma)
     cu = _vtm.CuQuery()
     cu.chroma = chroma
-    rows: list[
-        tuple[int, bool, int, int]
-    ] = []  # (true split, guide splits, its likeliest mode, shorter side)
+    # per node: true split, whether the guide splits, its likeliest mode, the node's shorter side
+    rows: list[tuple[int, bool, int, int]] = []
     for b in range(len(true["qt"])):
         set_maps(64, 64, *(np.ascontiguousarray(probs[k][b : b + 1]) for k in ("qt", "mtt", "direction")))
         for node, qt_level, layer in tree_nodes(truth, b):
@@ -118,7 +123,7 @@ def guide_split_accuracies(
         return float(right[sel].mean()) if sel.any() else float("nan")
 
     out = {
-        "guide_split": mean(np.ones_like(split)),
+        "guide_split": float(right.mean()) if len(right) else float("nan"),
         "guide_split_recall": float(pred[split].mean()) if split.any() else float("nan"),
         "guide_split_type": float(np.mean(table[:, 2] == table[:, 0])) if len(table) else float("nan"),
     }
