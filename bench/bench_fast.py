@@ -62,6 +62,14 @@ QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95), (
 # RD check saved (bench/qp_mix.py)
 THRESHOLDS_BY_QP = {"lowqp0.6": "22:0.6,27:0.9", "lowqp0.7": "22:0.7,27:0.9", "lowqp0.8": "22:0.8,27:0.9"}
 BRANCH_THRESHOLDS = (0.0, 0.5, 0.7, 0.8)  # --PMPBranchThreshold of the -bB points
+# --PMPSideThreshold of the -sS-T points: another threshold at the luma nodes of one shorter side, where a
+# skipped test saves more time (32: a whole subtree) or costs more BD-rate (8) than on average
+SIDE_THRESHOLDS = {
+    "s32-0.7": "32:0.7",
+    "s32-0.5": "32:0.5",
+    "s32-0.7-s8-0.95": "32:0.7,8:0.95",
+    "s32-0.5-s16-0.8": "32:0.5,16:0.8",
+}
 # The noisy oracle's input: one code value at most, far below the coding noise (bench/perturb_check.py).
 NOISE_AMPLITUDE = 1
 
@@ -147,6 +155,14 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
         pts += [
             Point(f"model-L2-{name}+mtt2+{c}", f"{opts} {MTT2} {c_opts}", "model+mtt2+chroma-byqp")
             for c, c_opts in CHROMA.items()
+        ]
+        pts += [
+            Point(
+                f"model-L2-{name}-{side}+mtt2",
+                f"{opts} --PMPSideThreshold={by_side} {MTT2}",
+                "model+mtt2-side",
+            )
+            for side, by_side in SIDE_THRESHOLDS.items()
         ]
         # Below a split the maps did not imply (a candidate the threshold let in), the branch threshold.
         for b in BRANCH_THRESHOLDS:
@@ -552,6 +568,7 @@ def write_report(
             ("model+mtt2-byqp+cmtt1+cg", "h:"),
             ("model+mtt2-branch", "D-"),
             ("model+mtt2+chroma-branch", "D:"),
+            ("model+mtt2-side", "p"),
             ("vtm", "^"),
         ):
             sel = sorted(

@@ -184,3 +184,17 @@ def test_threshold_per_qp_is_the_threshold_of_each_picture_qp(clip128: Clip, tmp
     assert bits(27, "knots", knots) == bits(27, "fixed", "--PMPThreshold=0.75")
     assert bits(37, "knots", knots) == bits(37, "fixed", "--PMPThreshold=1")
     assert bits(37, "knots", knots) != bits(37, "low", "--PMPThreshold=0.5")
+
+
+def test_side_thresholds_reach_the_guide(clip128: Clip, tmp_path: Path) -> None:
+    """--PMPSideThreshold at every side codes as that threshold everywhere; at one side, differently."""
+
+    def bits(name: str, *options: str) -> str:
+        out = tmp_path / f"{name}.bin"
+        pmp_vvc.encode(clip128.args(QP, out, f"--PMPModel={MODEL}", "--PMPLevel=2", *options, frames=1))
+        return md5(out)
+
+    every_side = ",".join(f"{side}:0.9" for side in (64, 32, 16, 8, 4))
+    sides = bits("sides", "--PMPThreshold=0.5", "--PMPQtThreshold=0.6", f"--PMPSideThreshold={every_side}")
+    assert sides == bits("fixed", "--PMPThreshold=0.9")
+    assert sides != bits("one", "--PMPThreshold=0.9", "--PMPSideThreshold=16:0.5")

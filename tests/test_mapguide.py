@@ -182,6 +182,7 @@ def soft_guide(
     threshold: float,
     qt_threshold: float = -1.0,
     branch_threshold: float = -1.0,
+    side_thresholds: tuple[tuple[int, float], ...] = (),
 ):  # type: ignore[no-untyped-def]
     qt = np.zeros((1, 4, 8, 8), np.float32)
     qt[0, 0], qt[0, 1] = 1 - p_qt, p_qt  # relative to a 64x64 node; 32x32 nodes see P(depth > 1) = 0
@@ -191,7 +192,11 @@ def soft_guide(
     inc = np.zeros((1, 3, 3, 16, 16), np.float32)
     inc[0, 1], inc[0, 2] = 1 - p_tt, p_tt
     g = MapGuide(
-        level=level, threshold=threshold, qt_threshold=qt_threshold, branch_threshold=branch_threshold
+        level=level,
+        threshold=threshold,
+        qt_threshold=qt_threshold,
+        branch_threshold=branch_threshold,
+        side_thresholds=list(side_thresholds),
     )
     g.set_maps(64, 64, qt, inc, dirs)
     return g
@@ -263,6 +268,29 @@ def test_branch_threshold_rules_below_splits_the_maps_did_not_imply() -> None:
     assert vf(branch.decide(below_tt)) == vf(soft.decide(below_tt)) != vf(hard.decide(below_tt))
     with pytest.raises(RuntimeError, match="branch threshold"):
         MapGuide(level=2, branch_threshold=1.5)
+
+
+def test_side_thresholds_rule_the_luma_nodes_of_their_shorter_side() -> None:
+    maps = (0.6, (0.15, 0.55, 0.3), 0.6)
+    # shorter sides 32 (a QT node) and 16 (after a BT_H of a 32x32)
+    side32, side16 = cu(0, 0, 32, 32, 2), cu(0, 0, 32, 16, 2, mt_depth=1)
+    hard = soft_guide(*maps, level=2, threshold=0.0)
+    soft = soft_guide(*maps, level=2, threshold=0.8)
+    by_side = soft_guide(*maps, level=2, threshold=0.0, qt_threshold=0.0, side_thresholds=((32, 0.8),))
+    assert by_side.side_thresholds == [(32, 0.8)]
+    # at side 32 the side threshold wins over the QT threshold; at side 16 the threshold rules
+    assert vf(by_side.decide(side32)) == vf(soft.decide(side32)) != vf(hard.decide(side32))
+    assert vf(by_side.decide(side16)) == vf(hard.decide(side16)) != vf(soft.decide(side16))
+    by16 = soft_guide(*maps, level=2, threshold=0.0, side_thresholds=((16, 0.8), (8, 0.5)))
+    assert vf(by16.decide(side16)) == vf(soft.decide(side16))
+    assert vf(by16.decide(side32)) == vf(hard.decide(side32))
+    for bad, message in (
+        ([(12, 0.5)], "must be 4, 8, 16, 32 or 64"),
+        ([(32, 1.5)], "at side 32 must be in"),
+        ([(32, 0.5), (32, 0.7)], "two side thresholds"),
+    ):
+        with pytest.raises(RuntimeError, match=message):
+            MapGuide(level=2, side_thresholds=bad)
 
 
 def test_threshold_per_qp_knots() -> None:

@@ -33,6 +33,12 @@ def test_threshold_per_qp() -> None:
     assert MapGuideOptions.parse({"PMPThreshold": "0.8"}).threshold_by_qp == ()
 
 
+def test_side_thresholds() -> None:
+    got = MapGuideOptions.parse({"PMPSideThreshold": "32:0.7,8:0.95", "PMPThreshold": "0.9"})
+    assert got.side_thresholds == ((32, 0.7), (8, 0.95)) and got.threshold == 0.9
+    assert MapGuideOptions.parse({"PMPSideThreshold": ""}).side_thresholds == ()
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -45,6 +51,10 @@ def test_threshold_per_qp() -> None:
         ({"PMPThreshold": "22:0.7,27:1.2"}, "the threshold at QP 27 must be in"),
         ({"PMPQtThreshold": "2"}, "--PMPQtThreshold must be <= 1"),
         ({"PMPBranchThreshold": "1.5"}, "--PMPBranchThreshold must be <= 1"),
+        ({"PMPSideThreshold": "0.7"}, "'0.7' is not side:threshold"),
+        ({"PMPSideThreshold": "12:0.7"}, "a node side must be 4, 8, 16, 32 or 64, got 12"),
+        ({"PMPSideThreshold": "32:0.7,32:0.8"}, "side 32 is given twice"),
+        ({"PMPSideThreshold": "8:1.1"}, "the threshold at side 8 must be in"),
         ({"PMPThreads": "0"}, "--PMPThreads must be >= 1"),
     ],
 )

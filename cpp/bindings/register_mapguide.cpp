@@ -168,24 +168,26 @@ void registerMapGuide(py::module_& m)
     "and search_states (pmp_vvc.predictor.PictureMaps); None: maps come from set_maps.")
     .def(py::init([](py::object source, int level, double threshold, bool edgeBlocks, double qtThreshold,
                      int chromaLevel, double chromaThreshold, std::vector<std::pair<int, double>> byQp,
-                     double branchThreshold) {
+                     double branchThreshold, std::vector<std::pair<int, double>> bySide) {
            auto g = std::make_shared<MapGuide>(wrapSource(std::move(source)), level, threshold, edgeBlocks);
            g->setQtThreshold(qtThreshold);
            g->setBranchThreshold(branchThreshold);
            g->setChromaRules(chromaLevel, chromaThreshold);
            g->setThresholdByQp(std::move(byQp));
+           g->setSideThresholds(std::move(bySide));
            return g;
          }),
          py::arg("source") = py::none(), py::arg("level") = 2, py::arg("threshold") = 0.0,
          py::arg("edge_blocks") = false, py::arg("qt_threshold") = -1.0, py::arg("chroma_level") = 0,
          py::arg("chroma_threshold") = -1.0, py::arg("threshold_by_qp") = std::vector<std::pair<int, double>>{},
-         py::arg("branch_threshold") = -1.0,
+         py::arg("branch_threshold") = -1.0, py::arg("side_thresholds") = std::vector<std::pair<int, double>>{},
          "qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold). "
          "chroma_level 1..3: the chroma maps rule the chroma tree's QT and MTT layers 1..k with "
          "chroma_threshold (negative: threshold); 0: VTM's chroma search. threshold_by_qp: [(qp, threshold)] "
          "knots (increasing QPs): the threshold of each picture, linear in its slice QP between them and "
          "constant beyond; empty: threshold. branch_threshold: the threshold below a split the maps did not "
-         "imply (a candidate the threshold let in at an ancestor; negative: none).")
+         "imply (a candidate the threshold let in at an ancestor; negative: none). side_thresholds: [(side, "
+         "threshold)]: the threshold at the luma nodes of that shorter side, in place of the others.")
     .def("set_maps", &setMapsFromArrays, py::arg("width"), py::arg("height"), py::arg("qt"), py::arg("mtt"),
          py::arg("direction"), "Set the maps of a width x height picture (probabilities, copied).")
     .def("set_chroma_maps", &setChromaMapsFromArrays, py::arg("width"), py::arg("height"), py::arg("qt"),
@@ -242,6 +244,7 @@ void registerMapGuide(py::module_& m)
     .def_property_readonly("qt_threshold", &MapGuide::qtThreshold)
     .def_property_readonly("branch_threshold", &MapGuide::branchThreshold)
     .def_property_readonly("threshold_by_qp", &MapGuide::thresholdByQp)
+    .def_property_readonly("side_thresholds", &MapGuide::sideThresholds)
     .def_property_readonly("edge_blocks", &MapGuide::edgeBlocks)
     .def_property_readonly("chroma_level", &MapGuide::chromaLevel)
     .def_property_readonly("chroma_threshold", &MapGuide::chromaThreshold)

@@ -18,6 +18,7 @@ std::map<std::string, std::string> EncoderOptions::asStrings() const
            { "PMPThreshold", threshold },
            { "PMPQtThreshold", qtThr.str() },
            { "PMPBranchThreshold", branchThr.str() },
+           { "PMPSideThreshold", sideThreshold },
            { "PMPThreads", std::to_string(threads) },
            { "PMPEdgeBlocks", edgeBlocks ? "1" : "0" },
            { "PMPChromaLevel", std::to_string(chromaLevel) },

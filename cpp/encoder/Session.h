@@ -25,6 +25,7 @@ struct EncoderOptions
   std::string threshold = "0"; // --PMPThreshold: a number, or QP:threshold knots (checked in Python)
   double      qtThreshold = -1.0; // --PMPQtThreshold (negative: --PMPThreshold)
   double      branchThreshold = -1.0; // --PMPBranchThreshold (negative: off)
+  std::string sideThreshold;   // --PMPSideThreshold: side:threshold pairs (checked in Python); empty: none
   int         threads   = 1;   // --PMPThreads
   bool        edgeBlocks = true; // --PMPEdgeBlocks
   int         chromaLevel = 0; // --PMPChromaLevel (0: the chroma tree keeps VTM's search)

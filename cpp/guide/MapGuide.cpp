@@ -105,6 +105,32 @@ void MapGuide::setThresholdByQp(std::vector<std::pair<int, double>> knots)
   m_thresholdByQp = std::move(knots);
 }
 
+void MapGuide::setSideThresholds(std::vector<std::pair<int, double>> sides)
+{
+  for (size_t i = 0; i < sides.size(); i++)
+  {
+    const int side = sides[i].first;
+    if (side < 4 || side > kBlock || (side & (side - 1)) != 0)
+    {
+      throw GuideError("map guide: a node side of a side threshold must be 4, 8, 16, 32 or 64, got "
+                       + std::to_string(side));
+    }
+    if (!(sides[i].second >= 0.0 && sides[i].second <= 1.0))
+    {
+      throw GuideError("map guide: the threshold at side " + std::to_string(side) + " must be in [0, 1], got "
+                       + std::to_string(sides[i].second));
+    }
+    for (size_t j = 0; j < i; j++)
+    {
+      if (sides[j].first == side)
+      {
+        throw GuideError("map guide: side " + std::to_string(side) + " has two side thresholds");
+      }
+    }
+  }
+  m_sideThresholds = std::move(sides);
+}
+
 double MapGuide::thresholdAt(int qp) const
 {
   const auto& k = m_thresholdByQp;
@@ -473,6 +499,13 @@ Decision MapGuide::decide(const CuQuery& cu)
   const Node    shape{ 0, 0, 0, cu.width, cu.height, cu.qtDepth - 1, cu.mtDepth, cu.chroma };
   const bool    qtLegal   = legal(shape, kQt);
   double        threshold = cu.chroma ? chromaThreshold() : qtLegal ? qtThreshold() : m_threshold;
+  for (const auto& [side, t] : m_sideThresholds)
+  {
+    if (!cu.chroma && side == std::min(cu.width, cu.height))
+    {
+      threshold = t;
+    }
+  }
   if (m_branchThreshold >= 0.0 && m_branchThreshold < threshold && belowUnimpliedSplit(cu))
   {
     threshold = m_branchThreshold;

@@ -49,6 +49,12 @@ public:
   // that branch is searched only to price the alternative, and most often loses. Negative: no such rule.
   void setBranchThreshold(double branchThreshold);
 
+  // Thresholds by the shorter side of luma nodes: (side, threshold) pairs, each the threshold (in place of the
+  // threshold, the QT and the per-QP ones) at the luma nodes whose shorter side is that many samples, where
+  // the maps are more or less sure than on average. Empty: none.
+  void setSideThresholds(std::vector<std::pair<int, double>> sides);
+  const std::vector<std::pair<int, double>>& sideThresholds() const { return m_sideThresholds; }
+
   // The threshold as a function of the slice QP, set at every picture: linear between the (QP, threshold) knots
   // (increasing QPs), constant beyond the first and the last; empty: the fixed threshold. The QT and chroma
   // thresholds that follow the threshold follow it too.
@@ -142,6 +148,7 @@ private:
   double            m_qtThreshold = -1.0;   // negative: m_threshold
   double            m_branchThreshold = -1.0;   // negative: off
   std::vector<std::pair<int, double>> m_thresholdByQp;
+  std::vector<std::pair<int, double>> m_sideThresholds;
   int               m_chromaLevel     = 0;
   double            m_chromaThreshold = -1.0;   // negative: m_threshold
   bool              m_edgeBlocks;

@@ -216,9 +216,9 @@ class MapGuide(Guide):
     """
     Partition-map guide (C++). source(luma, bit_depth, qp, poc, chroma) -> maps with luma and chroma (qt (B,4,8,8), mtt (B,3,3,16,16), direction (B,3,3,16,16) class probabilities, blocks in raster order) and search_states (pmp_vvc.predictor.PictureMaps); None: maps come from set_maps.
     """
-    def __init__(self, source: typing.Any = None, level: typing.SupportsInt | typing.SupportsIndex = 2, threshold: typing.SupportsFloat | typing.SupportsIndex = 0.0, edge_blocks: bool = False, qt_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0, chroma_level: typing.SupportsInt | typing.SupportsIndex = 0, chroma_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0, threshold_by_qp: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex]] = [], branch_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0) -> None:
+    def __init__(self, source: typing.Any = None, level: typing.SupportsInt | typing.SupportsIndex = 2, threshold: typing.SupportsFloat | typing.SupportsIndex = 0.0, edge_blocks: bool = False, qt_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0, chroma_level: typing.SupportsInt | typing.SupportsIndex = 0, chroma_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0, threshold_by_qp: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex]] = [], branch_threshold: typing.SupportsFloat | typing.SupportsIndex = -1.0, side_thresholds: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex]] = []) -> None:
         """
-        qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold). chroma_level 1..3: the chroma maps rule the chroma tree's QT and MTT layers 1..k with chroma_threshold (negative: threshold); 0: VTM's chroma search. threshold_by_qp: [(qp, threshold)] knots (increasing QPs): the threshold of each picture, linear in its slice QP between them and constant beyond; empty: threshold. branch_threshold: the threshold below a split the maps did not imply (a candidate the threshold let in at an ancestor; negative: none).
+        qt_threshold: the threshold at nodes where QT is legal (negative: the same as threshold). chroma_level 1..3: the chroma maps rule the chroma tree's QT and MTT layers 1..k with chroma_threshold (negative: threshold); 0: VTM's chroma search. threshold_by_qp: [(qp, threshold)] knots (increasing QPs): the threshold of each picture, linear in its slice QP between them and constant beyond; empty: threshold. branch_threshold: the threshold below a split the maps did not imply (a candidate the threshold let in at an ancestor; negative: none). side_thresholds: [(side, threshold)]: the threshold at the luma nodes of that shorter side, in place of the others.
         """
     def candidates(self, cu: CuQuery) -> typing.Any:
         """
@@ -275,6 +275,9 @@ class MapGuide(Guide):
     def qt_threshold(self) -> float:
         ...
     @property
+    def side_thresholds(self) -> list[tuple[int, float]]:
+        ...
+    @property
     def threshold(self) -> float:
         ...
     @property
@@ -288,5 +291,5 @@ def run_encoder(args: collections.abc.Sequence[str], guide: typing.Any = None, g
     """
     Run VTM's EncoderApp with args (argv[0] first); returns its exit code. The log goes to stdout.
     """
-BUILD_ID: str = 'vtm23.13-27616d5e45a2acc0'
+BUILD_ID: str = 'vtm23.13-a7cfd0410732bd84'
 VTM_VERSION: str = '23.13'

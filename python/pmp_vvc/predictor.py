@@ -431,6 +431,7 @@ def map_guide(
     chroma_level: int = _DEFAULTS.chroma_level,
     chroma_threshold: float = _DEFAULTS.chroma_threshold,
     threshold_by_qp: tuple[tuple[int, float], ...] = (),
+    side_thresholds: tuple[tuple[int, float], ...] = (),
 ) -> Any:
     """Build a :class:`MapGuide` (C++) fed by ``source`` at ``level`` 0..3 and confidence ``threshold``.
 
@@ -443,7 +444,8 @@ def map_guide(
     and MTT layers 1..k) with ``chroma_threshold`` (negative: ``threshold``) and the chroma tree's split
     limits; 0: the chroma tree is left to VTM's search. ``threshold_by_qp``: (QP, threshold) knots that set
     the threshold of each picture from its slice QP (linear between them, constant beyond; empty:
-    ``threshold``).
+    ``threshold``). ``side_thresholds``: (side, threshold) pairs, the threshold at the luma nodes whose
+    shorter side is that many samples, in place of the others (empty: none).
 
     Raises:
         ConfigError: a level outside its range, or a threshold above 1 (or below 0).
@@ -456,6 +458,7 @@ def map_guide(
         chroma_level=chroma_level,
         chroma_threshold=chroma_threshold,
         threshold_by_qp=threshold_by_qp,
+        side_thresholds=side_thresholds,
     )
     return extension().MapGuide(
         source,
@@ -467,4 +470,5 @@ def map_guide(
         branch_threshold=branch_threshold,
         chroma_level=chroma_level,
         chroma_threshold=chroma_threshold,
+        side_thresholds=list(side_thresholds),
     )

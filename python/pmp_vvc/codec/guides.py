@@ -84,7 +84,8 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
     and
     ``--PMPGuide=replay:NPZ`` stored maps (:class:`pmp_vvc.predictor.StoredMaps`). These three drive the
     C++ map guide with ``--PMPLevel``, ``--PMPThreshold`` (a number or per-QP knots),
-    ``--PMPQtThreshold``, ``--PMPBranchThreshold``, ``--PMPChromaLevel`` and ``--PMPChromaThreshold``
+    ``--PMPQtThreshold``, ``--PMPBranchThreshold``, ``--PMPSideThreshold``, ``--PMPChromaLevel`` and
+    ``--PMPChromaThreshold``
     (defaults: :class:`pmp_vvc.codec.options.MapGuideOptions`). With ``--PMPChromaLevel`` > 0 the chroma
     tree is ruled by chroma maps: the oracle's from the dump's chroma CUs, the model's from the chroma
     model (``--PMPChromaModel``, or the luma model's companion:
@@ -144,6 +145,7 @@ def guide_from_options(options: Mapping[str, str]) -> Guide | None:
             edge_blocks=edges,
             qt_threshold=opts.qt_threshold,
             branch_threshold=opts.branch_threshold,
+            side_thresholds=opts.side_thresholds,
             chroma_level=opts.chroma_level,
             chroma_threshold=opts.chroma_threshold,
         )

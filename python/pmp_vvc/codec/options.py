@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pmp_vvc.codec.partition import NODE_SIDES
 from pmp_vvc.errors import ConfigError, InputError
 
 __all__ = [
@@ -45,6 +46,8 @@ class MapGuideOptions:
     threshold_by_qp: tuple[tuple[int, float], ...] = ()
     qt_threshold: float = -1.0  # --PMPQtThreshold: at nodes where QT is legal; negative: threshold
     branch_threshold: float = -1.0  # --PMPBranchThreshold: below a split the maps did not imply; <0: off
+    # --PMPSideThreshold=S:t,...: the threshold at luma nodes whose shorter side is S, in place of the others
+    side_thresholds: tuple[tuple[int, float], ...] = ()
     chroma_level: int = 0  # --PMPChromaLevel: chroma maps rule the chroma tree at 1..3; 0 VTM's search
     chroma_threshold: float = -1.0  # --PMPChromaThreshold: the chroma tree's; negative: threshold
     edge_blocks: bool = True  # --PMPEdgeBlocks: the model rules in blocks crossing the picture edge
@@ -70,6 +73,16 @@ class MapGuideOptions:
             raise ConfigError(
                 f"--PMPBranchThreshold must be <= 1 (negative: off), got {self.branch_threshold}"
             )
+        sides = [side for side, _ in self.side_thresholds]
+        for side, t in self.side_thresholds:
+            if side not in NODE_SIDES:
+                raise ConfigError(f"--PMPSideThreshold: a node side must be 4, 8, 16, 32 or 64, got {side}")
+            if sides.count(side) > 1:
+                raise ConfigError(f"--PMPSideThreshold: side {side} is given twice")
+            if not 0.0 <= t <= 1.0:
+                raise ConfigError(
+                    f"--PMPSideThreshold: the threshold at side {side} must be in [0, 1], got {t}"
+                )
         if self.chroma_level not in (0, 1, 2, 3):
             raise ConfigError(f"--PMPChromaLevel must be 0 (off), 1, 2 or 3, got {self.chroma_level}")
         if self.chroma_threshold > 1.0:
@@ -87,13 +100,16 @@ class MapGuideOptions:
             ConfigError: a value is not a number of the right kind or is out of range.
         """
         d = cls()
-        by_qp = _threshold_by_qp(options.get("PMPThreshold", ""))
+        by_qp = _pairs(options, "PMPThreshold", "QP:threshold", "22:0.8,37:0.9")
         return cls(
             level=int(_number(options, "PMPLevel", d.level, int)),
             threshold=by_qp[0][1] if by_qp else float(_number(options, "PMPThreshold", d.threshold, float)),
             threshold_by_qp=by_qp,
             qt_threshold=float(_number(options, "PMPQtThreshold", d.qt_threshold, float)),
             branch_threshold=float(_number(options, "PMPBranchThreshold", d.branch_threshold, float)),
+            side_thresholds=_pairs(
+                options, "PMPSideThreshold", "side:threshold", "8:0.95,32:0.7", bare=False
+            ),
             chroma_level=int(_number(options, "PMPChromaLevel", d.chroma_level, int)),
             chroma_threshold=float(_number(options, "PMPChromaThreshold", d.chroma_threshold, float)),
             edge_blocks=bool(_number(options, "PMPEdgeBlocks", int(d.edge_blocks), int)),
@@ -122,20 +138,24 @@ def check_chroma_guide_format(values: Mapping[str, str], input_chroma_format: st
         )
 
 
-def _threshold_by_qp(text: str) -> tuple[tuple[int, float], ...]:
-    """Return the (QP, threshold) knots of a ``--PMPThreshold=QP:t,QP:t,...`` value; () for a number."""
-    if ":" not in text:
+def _pairs(
+    options: Mapping[str, str], key: str, form: str, example: str, bare: bool = True
+) -> tuple[tuple[int, float], ...]:
+    """Return the (integer, threshold) pairs of a ``--key=N:t,N:t,...`` value; () for empty or a number.
+
+    ``bare``: a plain number is allowed (and read elsewhere); else it is an error.
+    """
+    text = options.get(key, "")
+    if not text or (bare and ":" not in text):
         return ()
-    knots = []
+    pairs = []
     for item in text.split(","):
-        qp, _, t = item.partition(":")
+        n, _, t = item.partition(":")
         try:
-            knots.append((int(qp), float(t)))
+            pairs.append((int(n), float(t)))
         except ValueError:
-            raise ConfigError(
-                f"--PMPThreshold={text!r}: {item!r} is not QP:threshold (e.g. --PMPThreshold=22:0.8,37:0.9)"
-            ) from None
-    return tuple(knots)
+            raise ConfigError(f"--{key}={text!r}: {item!r} is not {form} (e.g. --{key}={example})") from None
+    return tuple(pairs)
 
 
 def _number(

@@ -20,6 +20,8 @@ from pmp_vvc.errors import InputError
 SPLIT_NONE, SPLIT_QT, SPLIT_BT_H, SPLIT_BT_V, SPLIT_TT_H, SPLIT_TT_V = range(6)
 CTU_SIZE = 128
 BLOCK_SIZE = 64
+#: Shorter sides (luma samples) of the nodes of a 64x64 block: accuracies by node size, side thresholds.
+NODE_SIDES = (64, 32, 16, 8, 4)
 MTT_LAYERS = 3
 SERIES_BITS = 5
 QT_CELL, MTT_CELL = 8, 4

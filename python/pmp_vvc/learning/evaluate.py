@@ -12,12 +12,10 @@ from collections import Counter
 import numpy as np
 import numpy.typing as npt
 
-from pmp_vvc.codec.partition import BLOCK_SIZE, SPLIT_NONE, PartitionMaps, split_decisions
+from pmp_vvc.codec.partition import BLOCK_SIZE, NODE_SIDES, SPLIT_NONE, PartitionMaps, split_decisions
 
 I8 = npt.NDArray[np.int8]
 
-#: Shorter sides (luma samples) of the nodes of a 64x64 block, for the accuracies by node size.
-NODE_SIDES = (64, 32, 16, 8, 4)
 #: Keys of the split accuracies by node (:func:`decision_accuracies`), in table order.
 BY_NODE_KEYS = ("split_edge", "split_inner", *(f"split_side{side}" for side in NODE_SIDES))
 

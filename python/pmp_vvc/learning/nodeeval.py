@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from pmp_vvc.codec.partition import SPLIT_NONE, tree_nodes
-from pmp_vvc.learning.evaluate import NODE_SIDES, block_maps
+from pmp_vvc.codec.partition import NODE_SIDES, SPLIT_NONE, tree_nodes
+from pmp_vvc.learning.evaluate import block_maps
 from pmp_vvc.learning.nodes import NodeTable
 
 __all__ = [
