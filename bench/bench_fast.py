@@ -55,12 +55,17 @@ CHROMA_THRESHOLDS = (0.8, 0.9)
 # (+cgK-tT; +cgK: the luma threshold), or the anchor's chroma partition (+coK: the chroma ceiling).
 CHROMA_GUIDE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 CHROMA_LUMA = "model-L2-t0.9+mtt2"  # the luma point of the chroma-tree points below
-GUIDED_LUMA = "model-L2-lowqp0.7+mtt2"  # the shipped luma-only point: the luma of the guided chroma oracle
+GUIDED_LUMA = "model-L2-lowqp0.7+mtt2"  # luma-only point of sessions 9-14: the guided chroma oracle's luma
 # (threshold, QT threshold) pairs at L2
 QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95), (0.9, 0.8), (0.9, 0.7))
 # Per-QP thresholds at L2 (--PMPThreshold=QP:t,...): lower at low QP, where a wrong skip costs less per
 # RD check saved (bench/qp_mix.py)
-THRESHOLDS_BY_QP = {"lowqp0.6": "22:0.6,27:0.9", "lowqp0.7": "22:0.7,27:0.9", "lowqp0.8": "22:0.8,27:0.9"}
+THRESHOLDS_BY_QP = {
+    "lowqp0.5": "22:0.5,27:0.9",
+    "lowqp0.6": "22:0.6,27:0.9",
+    "lowqp0.7": "22:0.7,27:0.9",
+    "lowqp0.8": "22:0.8,27:0.9",
+}
 BRANCH_THRESHOLDS = (0.0, 0.5, 0.7, 0.8)  # --PMPBranchThreshold of the -bB points
 # --PMPSideThreshold of the -sS-T points: another threshold at the luma nodes of one shorter side, where a
 # skipped test saves more time (32: a whole subtree) or costs more BD-rate (8) than on average
@@ -69,6 +74,16 @@ SIDE_THRESHOLDS = {
     "s32-0.5": "32:0.5",
     "s32-0.7-s8-0.95": "32:0.7,8:0.95",
     "s32-0.5-s16-0.8": "32:0.5,16:0.8",
+    "s8-0.95": "8:0.95",
+    "s32-0.5-s8-0.95": "32:0.5,8:0.95",
+    "s32-0.3-s8-0.95": "32:0.3,8:0.95",
+    "s32-0.5-s8-0.98-s4-0.98": "32:0.5,8:0.98,4:0.98",
+    "s32-0.5-s16-0.85-s8-0.95": "32:0.5,16:0.85,8:0.95",
+    "s64-0.5-s32-0.5-s8-0.95": "64:0.5,32:0.5,8:0.95",
+    "s32-0.7-s16-0.95-s8-0.95": "32:0.7,16:0.95,8:0.95",
+    "s32-0.5-s16-0.95-s8-0.95": "32:0.5,16:0.95,8:0.95",
+    "s32-0.7-s8-0.98-s4-0.98": "32:0.7,8:0.98,4:0.98",
+    "s32-0.6-s8-0.95": "32:0.6,8:0.95",
 }
 # The noisy oracle's input: one code value at most, far below the coding noise (bench/perturb_check.py).
 NOISE_AMPLITUDE = 1
@@ -156,25 +171,15 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
             Point(f"model-L2-{name}+mtt2+{c}", f"{opts} {MTT2} {c_opts}", "model+mtt2+chroma-byqp")
             for c, c_opts in CHROMA.items()
         ]
-        pts += [
-            Point(
-                f"model-L2-{name}-{side}+mtt2",
-                f"{opts} --PMPSideThreshold={by_side} {MTT2}",
-                "model+mtt2-side",
-            )
-            for side, by_side in SIDE_THRESHOLDS.items()
-        ]
-        # Below a split the maps did not imply (a candidate the threshold let in), the branch threshold.
-        for b in BRANCH_THRESHOLDS:
-            branch = f"{opts} --PMPBranchThreshold={b} {MTT2}"
-            pts.append(Point(f"model-L2-{name}-b{b}+mtt2", branch, "model+mtt2-branch"))
-            pts.append(
-                Point(
-                    f"model-L2-{name}-b{b}+mtt2+cmtt1",
-                    f"{branch} {CHROMA['cmtt1']}",
-                    "model+mtt2+chroma-branch",
-                )
-            )
+        # Another threshold at the luma nodes of one shorter side; below a split the maps did not imply (a
+        # candidate the threshold let in), the branch threshold. Each luma-only and with the chroma cut.
+        variants = [(side, f"--PMPSideThreshold={v}", "side") for side, v in SIDE_THRESHOLDS.items()]
+        variants += [(f"b{b}", f"--PMPBranchThreshold={b}", "branch") for b in BRANCH_THRESHOLDS]
+        for tag, extra, kind in variants:
+            luma = f"{opts} {extra} {MTT2}"
+            pts.append(Point(f"model-L2-{name}-{tag}+mtt2", luma, f"model+mtt2-{kind}"))
+            cut = f"{luma} {CHROMA['cmtt1']}"
+            pts.append(Point(f"model-L2-{name}-{tag}+mtt2+cmtt1", cut, f"model+mtt2+chroma-{kind}"))
     pts += [
         Point(
             f"model-L2-t{t}+mtt2+{name}",
@@ -569,6 +574,7 @@ def write_report(
             ("model+mtt2-branch", "D-"),
             ("model+mtt2+chroma-branch", "D:"),
             ("model+mtt2-side", "p"),
+            ("model+mtt2+chroma-side", "h"),
             ("vtm", "^"),
         ):
             sel = sorted(

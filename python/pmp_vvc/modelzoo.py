@@ -113,14 +113,17 @@ MODELS: dict[str, ModelEntry] = {
 #: (README, bench/README.md): much time saving at BD-rate Y below 2.5 % on the dev sequences, with a margin
 #: for content the project has not seen (it costs a little more): the map guide at L2 for the luma tree
 #: with threshold 0.7 at QP <= 22 rising to 0.9 at QP >= 27 (at low QP a wrong skip costs about half the
-#: BD-rate per RD check saved), VTM's luma MTT depth 2 (no third MTT layer) and, for the chroma tree,
-#: which the map guide leaves to VTM, VTM's chroma MTT depth 1 (it costs chroma BD-rate: U/V +3.8/+3.0 %
-#: against +2.3/+0.2 % without it, for 13 points more RD checks saved; model v7).
+#: BD-rate per RD check saved), 0.7 at the nodes with a shorter side of 32 (a skipped test there saves a
+#: whole subtree) and 0.95 at those of 8 (their tests are cheap, a wrong skip is not), VTM's luma MTT depth
+#: 2 (no third MTT layer) and, for the chroma tree, which the map guide leaves to VTM, VTM's chroma MTT
+#: depth 1 (it costs chroma BD-rate: U/V +3.9/+4.4 % against +0.9/+0.7 % without it, for 9 points more
+#: time saving; model v7, session 15).
 DEFAULT_POINT = OperatingPoint(
     model="pmp-vit-rho0.5",
     options=(
         "--PMPLevel=2",
         "--PMPThreshold=22:0.7,27:0.9",
+        "--PMPSideThreshold=32:0.7,8:0.95",
         "--MaxMTTHierarchyDepthISliceL=2",
         "--MaxMTTHierarchyDepthISliceC=1",
     ),
@@ -136,6 +139,7 @@ CONSERVATIVE_POINT = OperatingPoint(
 _LABEL_PREFIX = {
     "--PMPLevel": "L",
     "--PMPThreshold": "t",
+    "--PMPSideThreshold": "s",
     "--MaxMTTHierarchyDepthISliceL": "mtt",
     "--MaxMTTHierarchyDepthISliceC": "cmtt",
 }
