@@ -44,6 +44,11 @@ def test_no_guide_is_bit_exact_with_vanilla(clip128: Clip, tmp_path: Path) -> No
     ) or stats.total_bits > 0
     assert stats.guide is None
     assert stats.luma.intra > 0 and stats.luma.splits > 0 and stats.chroma.intra > 0
+    # every final CU had its intra search, and they tile the 128x128 pictures (chroma: 64x64 in 4:2:0);
+    # the searches of the split nodes' own blocks come on top
+    assert stats.luma.intra_samples is not None and stats.chroma.intra_samples is not None
+    assert 2 * 128 * 128 < stats.luma.intra_samples < stats.luma.intra * 64 * 64
+    assert 2 * 64 * 64 < stats.chroma.intra_samples < stats.chroma.intra * 32 * 32
     assert stats.cpu_time > 0
 
 
@@ -83,6 +88,7 @@ def test_qt_veto_guide_changes_partition_and_lowers_rd_checks(clip128: Clip, tmp
         guide=guides.NoQtBelowGuide(64),
     )
     assert guided.luma.total < 0.7 * anchor.luma.total
+    assert guided.luma.intra_samples < anchor.luma.intra_samples  # type: ignore[operator]
     assert guided.luma.qt < anchor.luma.qt
     assert guided.guide is not None and guided.guide.pictures == 2
     # No luma CU below 32x32 may come from a QT split of a 32x32 node: QT depth is at most 2.

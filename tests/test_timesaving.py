@@ -3,7 +3,14 @@ import math
 import pytest
 
 from pmp_vvc.codec.vtmlog import ChannelCounters
-from pmp_vvc.evaluation.timesaving import enc_t, mean_time_saving, rd_check_reduction, summarize, time_saving
+from pmp_vvc.evaluation.timesaving import (
+    enc_t,
+    intra_sample_reduction,
+    mean_time_saving,
+    rd_check_reduction,
+    summarize,
+    time_saving,
+)
 
 
 def cc(channel: str, intra: int, splits: int) -> ChannelCounters:
@@ -27,6 +34,27 @@ def test_rd_check_reduction() -> None:
     assert rd_check_reduction(anchor, test, "luma") == pytest.approx(50.0)
     assert rd_check_reduction(anchor, test) == pytest.approx(100 * (1 - 400 / 600))
     assert rd_check_reduction(anchor, [[], []]) is None  # vanilla VTM: no counters
+
+
+def test_intra_sample_reduction() -> None:
+    def searched(intra: int, samples: int | None) -> ChannelCounters:
+        return ChannelCounters("luma", intra, 0, 0, 0, 0, 0, intra_samples=samples)
+
+    # the test drops half of the searches, but the large ones: 3/4 of the samples
+    anchor = [[searched(4, 4096), cc("chroma", 9, 9)], [searched(4, 4096)]]
+    test = [[searched(2, 1024), cc("chroma", 9, 9)], [searched(2, 1024)]]
+    assert rd_check_reduction(anchor, test, "luma") == pytest.approx(50.0)
+    assert intra_sample_reduction(anchor, test, "luma") == pytest.approx(75.0)
+    assert intra_sample_reduction(anchor, test) is None  # the chroma counters have no sample count
+    assert intra_sample_reduction(anchor, [[searched(2, None)], [searched(2, 1024)]], "luma") is None
+    qps = (22, 37)
+    s = summarize(
+        {22: 10.0, 37: 4.0},
+        {22: 5.0, 37: 3.0},
+        dict(zip(qps, anchor, strict=True)),
+        dict(zip(qps, test, strict=True)),
+    )
+    assert s.samples_reduction_luma == pytest.approx(75.0) and s.rdc_reduction_luma == pytest.approx(50.0)
 
 
 def test_summarize() -> None:

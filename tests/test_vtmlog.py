@@ -69,7 +69,7 @@ def test_error_logs() -> None:
 
 def test_pmp_counter_lines() -> None:
     text = (LOGS / "carphone128_qp37.log").read_text() + (
-        "PMP counters: channel=luma intra=1234 qt=10 bt_h=20 bt_v=30 tt_h=40 tt_v=50\n"
+        "PMP counters: channel=luma intra=1234 qt=10 bt_h=20 bt_v=30 tt_h=40 tt_v=50 intra_samples=98765\n"
         "PMP counters: channel=chroma intra=99 qt=1 bt_h=2 bt_v=3 tt_h=0 tt_v=0\n"
         "PMP counters: channel=broken intra=x\n"
         "PMP guide: pictures=2 cpu_time=0.123 fallbacks=3\n"
@@ -79,6 +79,7 @@ def test_pmp_counter_lines() -> None:
     assert luma is not None and chroma is not None and len(log.counters) == 2
     assert (luma.intra, luma.splits, luma.total) == (1234, 150, 1384)
     assert chroma.total == 105
+    assert (luma.intra_samples, chroma.intra_samples) == (98765, None)  # an older build: no sample count
     assert log.guide is not None and (log.guide.pictures, log.guide.cpu_time, log.guide.fallbacks) == (
         2,
         0.123,

@@ -278,7 +278,12 @@ void GuidedModeCtrl::count(const EncTestMode& mode, const Partitioner& partition
   const int idx = counterIndex(mode.type);
   if (idx >= 0)
   {
-    m_session.counters().tested[isChroma(partitioner.chType) ? 1 : 0][idx]++;
+    const int ch = isChroma(partitioner.chType) ? 1 : 0;
+    m_session.counters().tested[ch][idx]++;
+    if (idx == kIntra)
+    {
+      m_session.counters().intraSamples[ch] += partitioner.currArea().block(partitioner.chType).area();
+    }
   }
   CuGuidance& g = m_levels.back();
   if (g.recorded)

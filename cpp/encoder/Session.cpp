@@ -87,7 +87,7 @@ std::string Session::summary() const
     const auto& t = m_counters.tested[ch];
     out << "PMP counters: channel=" << names[ch] << " intra=" << t[kIntra] << " qt=" << t[kSplitQt]
         << " bt_h=" << t[kSplitBtH] << " bt_v=" << t[kSplitBtV] << " tt_h=" << t[kSplitTtH]
-        << " tt_v=" << t[kSplitTtV] << "\n";
+        << " tt_v=" << t[kSplitTtV] << " intra_samples=" << m_counters.intraSamples[ch] << "\n";
   }
   if (m_guide)
   {

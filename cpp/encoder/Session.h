@@ -52,6 +52,9 @@ enum CounterIndex
 struct RdCounters
 {
   std::array<std::array<uint64_t, kNumCounters>, 2> tested{};
+  // Samples of the tree's first component over its non-split (intra) tests: the work of the intra search
+  // grows with the block's area, so this follows the time where the count of tests does not.
+  std::array<uint64_t, 2> intraSamples{};
   uint64_t fallbacks = 0;   // CUs where every guided mode was vetoed or failed and the full list was re-run
 };
 

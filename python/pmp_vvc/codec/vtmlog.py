@@ -7,7 +7,8 @@ What is read, line by line:
 * the first summary table (``Total Frames | Bitrate Y-PSNR U-PSNR V-PSNR YUV-PSNR``; bitrate in kbps);
 * `` Total Time: 4.995 sec. [user] 4.996 sec. [elapsed]``;
 * our build's counter lines (optional): ``PMP counters: channel=luma intra=.. qt=.. bt_h=.. bt_v=..
-  tt_h=.. tt_v=..`` (one per channel) and ``PMP guide: pictures=.. cpu_time=.. [fallbacks=..]``;
+  tt_h=.. tt_v=.. [intra_samples=..]`` (one per channel) and
+  ``PMP guide: pictures=.. cpu_time=.. [fallbacks=..]``;
 * error lines (``command line error: ...``, ``Error ...``, the message after ``terminate called``).
 
 VTM's own YUV-PSNR column weights by sample count; :attr:`SummaryStats.psnr_yuv` is the JVET
@@ -112,6 +113,8 @@ class ChannelCounters:
     bt_v: int
     tt_h: int
     tt_v: int
+    #: samples of the tree's first component over its intra searches (None: a log of an older build)
+    intra_samples: int | None = None
 
     @property
     def splits(self) -> int:
@@ -164,7 +167,9 @@ class EncoderLog:
 def _parse_counters(body: str) -> ChannelCounters | None:
     fields = dict(_KV.findall(body))
     try:
-        return ChannelCounters(channel=fields["channel"], **{k: int(fields[k]) for k in _COUNTER_FIELDS})
+        samples = int(fields["intra_samples"]) if "intra_samples" in fields else None
+        counts = {k: int(fields[k]) for k in _COUNTER_FIELDS}
+        return ChannelCounters(channel=fields["channel"], **counts, intra_samples=samples)
     except (KeyError, ValueError):
         return None
 

@@ -5,6 +5,8 @@
 * EncT (JVET sheet): geometric mean over QPs of ``T_test / T_anchor`` (a ratio; 0.25 = 4x faster).
 * RD-check reduction: ``1 - checks_test / checks_anchor`` in percent, summed over the QPs, for the luma
   tree and for all trees; checks = non-split (intra) searches + split modes RD-tested.
+* Intra-sample reduction: the same of the samples the intra searches covered (a search's work grows with
+  its block's area, so this follows the time where a count of tests does not), for the luma tree.
 
 Times are CPU seconds of the encoder process (user + sys, network inference included).
 """
@@ -12,7 +14,7 @@ Times are CPU seconds of the encoder process (user + sys, network inference incl
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pmp_vvc.codec.vtmlog import ChannelCounters
@@ -21,6 +23,7 @@ __all__ = [
     "TimeSummary",
     "enc_t",
     "enc_t_of_ratios",
+    "intra_sample_reduction",
     "mean_time_saving",
     "rd_check_reduction",
     "summarize",
@@ -69,15 +72,35 @@ def rd_check_reduction(
     ``channel`` restricts to one tree (``"luma"``/``"chroma"``); ``None`` sums all trees. Returns
     ``None`` when any encode has no counters (vanilla VTM) or the anchor made no checks.
     """
+    return _reduction(anchor, test, channel, lambda c: c.total)
 
+
+def intra_sample_reduction(
+    anchor: Sequence[Sequence[ChannelCounters]],
+    test: Sequence[Sequence[ChannelCounters]],
+    channel: str | None = None,
+) -> float | None:
+    """Reduction in percent of the samples the intra searches covered, as :func:`rd_check_reduction`.
+
+    ``None`` also when a log has no sample counts (an older build).
+    """
+    return _reduction(anchor, test, channel, lambda c: c.intra_samples)
+
+
+def _reduction(
+    anchor: Sequence[Sequence[ChannelCounters]],
+    test: Sequence[Sequence[ChannelCounters]],
+    channel: str | None,
+    measure: Callable[[ChannelCounters], int | None],
+) -> float | None:
     def total(encodes: Sequence[Sequence[ChannelCounters]]) -> int | None:
-        checks = 0
+        amount = 0
         for counters in encodes:
-            chosen = [c for c in counters if channel is None or c.channel == channel]
-            if not chosen:
+            chosen = [measure(c) for c in counters if channel is None or c.channel == channel]
+            if not chosen or None in chosen:
                 return None
-            checks += sum(c.total for c in chosen)
-        return checks
+            amount += sum(v for v in chosen if v is not None)
+        return amount
 
     a, t = total(anchor), total(test)
     if a is None or t is None or a <= 0 or not anchor:
@@ -97,6 +120,7 @@ class TimeSummary:
     t_anchor: float
     t_test: float
     rdc_reduction_chroma: float | None = None
+    samples_reduction_luma: float | None = None  # of the luma intra searches' samples
 
 
 def summarize(
@@ -109,13 +133,14 @@ def summarize(
     qps = sorted(set(t_anchor) & set(t_test))
     ta = [t_anchor[q] for q in qps]
     tt = [t_test[q] for q in qps]
-    luma = chroma = total = None
+    luma = chroma = total = samples = None
     if counters_anchor is not None and counters_test is not None and qps:
         ca = [counters_anchor.get(q, ()) for q in qps]
         ct = [counters_test.get(q, ()) for q in qps]
         luma = rd_check_reduction(ca, ct, "luma")
         chroma = rd_check_reduction(ca, ct, "chroma")
         total = rd_check_reduction(ca, ct)
+        samples = intra_sample_reduction(ca, ct, "luma")
     return TimeSummary(
         ts_per_qp={q: time_saving(a, t) for q, a, t in zip(qps, ta, tt, strict=True)},
         mean_ts=mean_time_saving(ta, tt) if qps else math.nan,
@@ -125,4 +150,5 @@ def summarize(
         t_anchor=sum(ta),
         t_test=sum(tt),
         rdc_reduction_chroma=chroma,
+        samples_reduction_luma=samples,
     )
