@@ -7,12 +7,13 @@ rerun (resumable; run it in pieces with ``--points``). The tables are computed f
 (typed summaries of the same sweeps), so ``--report-only`` needs no other files. Oracle points need the
 anchor's partition dump per sequence and QP: the script makes them first (``OUT/dumps``, one extra
 anchor-like encode each, skipped when present); the guided chroma oracle points (``+cgoK``) need the
-same dumps of the guided luma point (``OUT/guided-dumps``); the noisy oracle (``oracle-noisy-partition-LK``)
-needs the anchor's dumps of each sequence with every sample offset by a seeded integer in
-[-NOISE_AMPLITUDE, NOISE_AMPLITUDE] (``OUT/noisy-dumps``, from ``OUT/noisy-inputs``). It then writes
-``OUT/bench.md``, ``OUT/bench.csv`` and ``OUT/ts_bdbr.png`` (time saving vs BD-rate Y), one row per point:
-BDBR Y / U / V / YUV, TS mean, EncT, RD-check reduction (luma, all) and the inference share (guide CPU time
-over the test's and the anchor's encoding time), averaged over the sequences.
+same dumps of the guided luma point they extend (``OUT/guided-dumps``); the noisy oracle
+(``oracle-noisy-partition-LK``) needs the anchor's dumps of each sequence with every sample offset by a
+seeded integer in [-NOISE_AMPLITUDE, NOISE_AMPLITUDE] (``OUT/noisy-dumps``, from ``OUT/noisy-inputs``).
+It then writes ``OUT/bench.md``, ``OUT/bench.csv`` and ``OUT/ts_bdbr.png`` (time saving vs BD-rate Y), one
+row per point: BDBR Y / U / V / YUV, TS mean, EncT, RD-check reduction (luma, all), intra-sample
+reduction (luma) and the inference share (guide CPU time over the test's and the anchor's encoding time),
+averaged over the sequences.
 
 Examples::
 
@@ -29,7 +30,6 @@ import csv
 import fnmatch
 import hashlib
 import math
-import re
 import shlex
 import sys
 import tempfile
@@ -55,7 +55,9 @@ CHROMA_THRESHOLDS = (0.8, 0.9)
 # (+cgK-tT; +cgK: the luma threshold), or the anchor's chroma partition (+coK: the chroma ceiling).
 CHROMA_GUIDE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 CHROMA_LUMA = "model-L2-t0.9+mtt2"  # the luma point of the chroma-tree points below
-GUIDED_LUMA = "model-L2-lowqp0.7+mtt2"  # luma-only point of sessions 9-14: the guided chroma oracle's luma
+# The luma points of the guided chroma oracle and of the chroma-model points (name: side thresholds): the
+# luma-only point of sessions 9-14 and the luma of today's default point.
+GUIDED_LUMAS = {"model-L2-lowqp0.7+mtt2": "", "model-L2-lowqp0.7-s32-0.7-s8-0.95+mtt2": "32:0.7,8:0.95"}
 # (threshold, QT threshold) pairs at L2
 QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95), (0.9, 0.8), (0.9, 0.7))
 # Per-QP thresholds at L2 (--PMPThreshold=QP:t,...): lower at low QP, where a wrong skip costs less per
@@ -89,10 +91,11 @@ SIDE_THRESHOLDS = {
 NOISE_AMPLITUDE = 1
 
 
-def guided_luma_options(model: Path) -> str:
-    """The encoder options of GUIDED_LUMA with ``model``."""
+def guided_luma_options(model: Path, luma: str) -> str:
+    """The encoder options of the GUIDED_LUMAS point ``luma`` with ``model``."""
     by_qp = THRESHOLDS_BY_QP["lowqp0.7"]
-    return f"--PMPModel={model} --PMPEdgeBlocks=1 --PMPLevel=2 --PMPThreshold={by_qp} {MTT2}"
+    sides = f" --PMPSideThreshold={GUIDED_LUMAS[luma]}" if GUIDED_LUMAS[luma] else ""
+    return f"--PMPModel={model} --PMPEdgeBlocks=1 --PMPLevel=2 --PMPThreshold={by_qp}{sides} {MTT2}"
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class Point:
     name: str
     options: str
     kind: str  # curve of the plot (points of one kind are joined by a line)
+    guided: str = ""  # the options of the luma encodes whose dumps ``{guided}`` names
 
 
 def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
@@ -205,23 +209,23 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
                 "model+mtt2+co",
             )
         )
-    # The chroma ceiling after the guided luma tree: the chroma partition that the full chroma search picks
-    # after GUIDED_LUMA's luma coding (its own dumps, {guided}), as chroma maps at chroma level k.
+    # The chroma ceiling after a guided luma tree: the chroma partition that the full chroma search picks
+    # after that luma coding (its own dumps, {guided}), as chroma maps at chroma level k.
     pts += [
         Point(
-            f"{GUIDED_LUMA}+cgo{k}",
-            f"{guided_luma_options(model)} --PMPChromaLevel={k} "
+            f"{name}+cgo{k}",
+            f"{guided_luma_options(model, name)} --PMPChromaLevel={k} "
             "--PMPChromaModel=oracle-partition:{guided}/{seq}_QP{qp}.dump",
             "model+mtt2+cgo",
+            guided=guided_luma_options(model, name),
         )
+        for name in GUIDED_LUMAS
         for k in (1, 2, 3)
     ]
-    if chroma_model is not None:  # the chroma model at both luma points
-        guided = guided_luma_options(model)
-        for luma_name, luma_opts, kind in (
-            (CHROMA_LUMA, luma, "model+mtt2+cg"),
-            (GUIDED_LUMA, guided, "model+mtt2-byqp+cg"),
-        ):
+    if chroma_model is not None:  # the chroma model at each luma point
+        lumas = [(CHROMA_LUMA, luma, "model+mtt2+cg")]
+        lumas += [(name, guided_luma_options(model, name), "model+mtt2-byqp+cg") for name in GUIDED_LUMAS]
+        for luma_name, luma_opts, kind in lumas:
             cg = f"{luma_opts} --PMPChromaModel={chroma_model}"
             for k in (1, 2, 3):
                 pts.append(Point(f"{luma_name}+cg{k}", f"{cg} --PMPChromaLevel={k}", kind))
@@ -237,11 +241,12 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
         # QT and the one MTT layer (chroma level 1).
         pts += [
             Point(
-                f"{GUIDED_LUMA}+cmtt1+cg1-t{t}",
-                f"{guided} {CHROMA['cmtt1']} --PMPChromaModel={chroma_model} --PMPChromaLevel=1 "
-                f"--PMPChromaThreshold={t}",
+                f"{name}+cmtt1+cg1-t{t}",
+                f"{guided_luma_options(model, name)} {CHROMA['cmtt1']} --PMPChromaModel={chroma_model} "
+                f"--PMPChromaLevel=1 --PMPChromaThreshold={t}",
                 "model+mtt2-byqp+cmtt1+cg",
             )
+            for name in GUIDED_LUMAS
             for t in CHROMA_GUIDE_THRESHOLDS
         ]
     return pts
@@ -270,10 +275,8 @@ def point_options(point: Point, seq: str, out: Path) -> str:
 
 
 def guided_dumps(point: Point, out: Path) -> Path:
-    """Where the dumps of GUIDED_LUMA's encodes with the model of ``point`` are (one folder per model)."""
-    model = re.search(r"--PMPModel=(\S+)", point.options)
-    tag = hashlib.sha256(model.group(1).encode() if model else b"").hexdigest()[:12]
-    return out / "guided-dumps" / tag
+    """Where the dumps of the luma encodes of ``point`` are (one folder per luma options)."""
+    return out / "guided-dumps" / hashlib.sha256(point.guided.encode()).hexdigest()[:12]
 
 
 def input_frames(seq: SequenceConfig, frames: int) -> int:
@@ -656,10 +659,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if any("{noisy}" in p.options for p in chosen):
             qps = parse_qp_spec(args.qp)
             make_dumps(seq_cfgs, qps, args.frames, args.out / "noisy-dumps", noisy=args.out / "noisy-inputs")
-        guided = [p for p in chosen if "{guided}" in p.options]
-        if guided:
-            opts = guided_luma_options(args.model.resolve())
-            make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, guided_dumps(guided[0], args.out), opts)
+        for point in {p.guided: p for p in chosen if p.guided}.values():
+            dumps = guided_dumps(point, args.out)
+            make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, dumps, point.guided)
         for point in chosen:
             rc = max(rc, run_point(point, seq_cfgs, args))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -57,14 +57,20 @@ def test_qp_mix_picks_each_held_out_sequence_on_the_others() -> None:
 def test_guided_chroma_oracle_reads_the_dumps_of_its_luma_point(bench: ModuleType, tmp_path: Path) -> None:
     a, b = Path("/m/a.onnx"), Path("/m/b.onnx")
     by_name = {m: {p.name: p for p in bench.all_points(m)} for m in (a, b)}
-    # the dumps are made with the options of the luma point the +cgo points extend, with their model
-    assert by_name[a][bench.GUIDED_LUMA].options == bench.guided_luma_options(a)
-    cgo = {m: by_name[m][f"{bench.GUIDED_LUMA}+cgo2"] for m in (a, b)}
-    assert cgo[a].options.startswith(bench.guided_luma_options(a) + " --PMPChromaLevel=2 ")
-    opts = {m: bench.point_options(cgo[m], "carphone", tmp_path) for m in (a, b)}
-    folder = bench.guided_dumps(cgo[a], tmp_path)
-    assert f"--PMPChromaModel=oracle-partition:{folder}/carphone_QP{{qp}}.dump" in opts[a]
-    assert folder.parent == tmp_path / "guided-dumps" and folder != bench.guided_dumps(cgo[b], tmp_path)
+    folders = set()
+    for luma in bench.GUIDED_LUMAS:
+        # the dumps are made with the options of the luma point the +cgo points extend, with their model
+        assert by_name[a][luma].options == bench.guided_luma_options(a, luma)
+        cgo = {m: by_name[m][f"{luma}+cgo2"] for m in (a, b)}
+        assert cgo[a].guided == bench.guided_luma_options(a, luma)
+        assert cgo[a].options.startswith(cgo[a].guided + " --PMPChromaLevel=2 ")
+        opts = {m: bench.point_options(cgo[m], "carphone", tmp_path) for m in (a, b)}
+        folder = bench.guided_dumps(cgo[a], tmp_path)
+        assert f"--PMPChromaModel=oracle-partition:{folder}/carphone_QP{{qp}}.dump" in opts[a]
+        assert folder.parent == tmp_path / "guided-dumps" and folder != bench.guided_dumps(cgo[b], tmp_path)
+        assert bench.guided_dumps(by_name[a][f"{luma}+cgo1"], tmp_path) == folder  # one folder per luma point
+        folders.add(folder)
+    assert len(folders) == len(bench.GUIDED_LUMAS) == 2
 
 
 def test_noisy_oracle_reads_the_dumps_of_a_seeded_one_code_value_noisy_copy(
