@@ -33,13 +33,15 @@ import math
 import shlex
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pmp_vvc.evaluation.records import EncodeResult
     from pmp_vvc.evaluation.sequences import SequenceConfig
+    from pmp_vvc.evaluation.summary import RunSummary
     from pmp_vvc.evaluation.sweep import SweepPlan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -419,27 +421,34 @@ def point_agreement(point: Point, seq_cfgs: Sequence[Path], args: argparse.Names
     return {f"agree_{k}": _mean([f[k] for f in found]) for k in AGREEMENT_KEYS}
 
 
+def finished(
+    point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace
+) -> Iterator[tuple[RunSummary, list[tuple[EncodeResult, EncodeResult]]]]:
+    """Per sequence: the summary of the point's finished encodes and its finished (anchor, test) pairs."""
+    from pmp_vvc.evaluation.sweep import summarize_plan
+
+    for cfg in seq_cfgs:
+        plan = point_plan(point, cfg, args)
+        done = plan.done()
+        pairs = [(done.get(p.anchor.key), done.get(p.test.key)) for p in plan.pairs]
+        yield summarize_plan(plan, done), [(a, t) for a, t in pairs if a is not None and t is not None]
+
+
 def point_row(
     point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace
 ) -> dict[str, float | str] | None:
     """Averages over the sequences of one point, from its finished encodes (None if none is done yet)."""
-    from pmp_vvc.evaluation.sweep import summarize_plan
     from pmp_vvc.evaluation.timesaving import enc_t_of_ratios
 
     seqs = []
     infer, cpu_test, cpu_anchor = 0.0, 0.0, 0.0
     chroma_checks, all_checks = 0, 0  # of the test encodes
-    for cfg in seq_cfgs:
-        plan = point_plan(point, cfg, args)
-        done = plan.done()
-        summary = summarize_plan(plan, done)
+    for summary, pairs in finished(point, seq_cfgs, args):
         seqs.extend(s for s in summary.sequences if s.bd is not None and s.time is not None)
-        for pair in plan.pairs:
-            a, t = done.get(pair.anchor.key), done.get(pair.test.key)
-            if t is not None:
-                chroma_checks += sum(c.total for c in t.counters if c.channel == "chroma")
-                all_checks += sum(c.total for c in t.counters)
-            if a is not None and t is not None and t.guide is not None:
+        for a, t in pairs:
+            chroma_checks += sum(c.total for c in t.counters if c.channel == "chroma")
+            all_checks += sum(c.total for c in t.counters)
+            if t.guide is not None:
                 infer += t.guide.cpu_time
                 cpu_test += t.cpu_time
                 cpu_anchor += a.cpu_time
@@ -465,10 +474,51 @@ def point_row(
         "rdc_chroma": time("rdc_reduction_chroma"),
         "rdc_all": time("rdc_reduction_total"),
         "samples_luma": time("samples_reduction_luma"),
+        "samples_all": time("samples_reduction_total"),
         "chroma_share": chroma_checks / all_checks if all_checks else math.nan,
         "infer_test": infer / cpu_test if cpu_test else math.nan,
         "infer_anchor": infer / cpu_anchor if cpu_anchor else math.nan,
         **point_agreement(point, seq_cfgs, args),
+    }
+
+
+# Deterministic counters whose test/anchor ratio may stand for the time ratio: (name, channel, measure).
+TIME_PROXIES = (
+    ("RD checks, all trees", None, "total"),
+    ("RD checks, luma", "luma", "total"),
+    ("intra samples, all trees", None, "intra_samples"),
+    ("intra samples, luma", "luma", "intra_samples"),
+)
+
+
+def time_proxies(
+    points: Sequence[Point], seq_cfgs: Sequence[Path], args: argparse.Namespace
+) -> dict[str, float]:
+    """R² of T_test/T_anchor on each counter's test/anchor ratio over every finished pair (``pairs``: n)."""
+    from pmp_vvc.evaluation.timesaving import proxy_fit
+
+    def amount(stats: EncodeResult, channel: str | None, measure: str) -> float | None:
+        values = [getattr(c, measure) for c in stats.counters if channel is None or c.channel == channel]
+        return float(sum(values)) if values and None not in values else None
+
+    time_ratios: list[float] = []
+    counter_ratios: dict[str, list[float]] = {name: [] for name, _, _ in TIME_PROXIES}
+    for point in points:
+        for _, pairs in finished(point, seq_cfgs, args):
+            for a, t in pairs:
+                ratios = {}
+                for name, channel, measure in TIME_PROXIES:
+                    ca, ct = amount(a, channel, measure), amount(t, channel, measure)
+                    if not (ca and ct is not None):
+                        break
+                    ratios[name] = ct / ca
+                else:
+                    if a.cpu_time > 0:
+                        time_ratios.append(t.cpu_time / a.cpu_time)
+                        for name, ratio in ratios.items():
+                            counter_ratios[name].append(ratio)
+    return {"pairs": len(time_ratios)} | {
+        name: proxy_fit(time_ratios, ratios) for name, ratios in counter_ratios.items()
     }
 
 
@@ -482,7 +532,7 @@ def write_report(
     args: argparse.Namespace,
     seq_cfgs: Sequence[Path],
 ) -> None:
-    """bench.md, bench.csv and ts_bdbr.png in ``args.out``."""
+    """bench.md, bench.csv, time_proxies.json and ts_bdbr.png in ``args.out``."""
     from pmp_vvc.evaluation.agreement import AGREEMENT_KEYS
 
     cols = (
@@ -496,6 +546,7 @@ def write_report(
         "rdc_chroma",
         "rdc_all",
         "samples_luma",
+        "samples_all",
         "chroma_share",
         "infer_test",
         "infer_anchor",
@@ -513,6 +564,7 @@ def write_report(
         "RD checks -chroma",
         "RD checks -all",
         "intra samples -luma",
+        "intra samples -all",
         "chroma share of RD checks",
         "inference / test time",
         "inference / anchor time",
@@ -541,7 +593,19 @@ def write_report(
         ]
         lines += [f"| {r['point']} | " + " | ".join(_pct(r[c]) for c in agree) + " |" for r in explained]
     cols += tuple(agree)
-    from pmp_vvc.files import atomic_path, write_text_atomic
+    from pmp_vvc.files import atomic_path, write_json_atomic, write_text_atomic
+
+    proxies = time_proxies(points, seq_cfgs, args)
+    lines += [
+        "",
+        f"Which counter follows the time: R² of a line fitting T_test/T_anchor on the counter's test/anchor "
+        f"ratio, over the {proxies['pairs']} paired encodes above:",
+        "",
+        "| counter | R² |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {proxies[name]:.3f} |" for name, _, _ in TIME_PROXIES]
+    write_json_atomic(args.out / "time_proxies.json", proxies)
 
     write_text_atomic(args.out / "bench.md", "\n".join(lines) + "\n")
     with open(args.out / "bench.csv", "w", newline="") as f:

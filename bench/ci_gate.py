@@ -7,7 +7,8 @@ options), interleaved, then compares against the versioned baseline ``bench/ci_b
 baseline names the point (model, sha256, options) it was recorded for; a default point that differs from
 it fails the gate until the baseline is re-recorded on purpose. Checks:
 
-* RD-check reduction (luma and all; deterministic counters) must not fall below baseline - tolerance;
+* RD-check reduction (luma and all) and intra-sample reduction (all trees; of the deterministic counters
+  the one that follows the time best, bench/README.md) must not fall below baseline - tolerance;
 * bit cost (bits ratio at equal QP) and the two-QP BD-rate Y (linear in log-rate over PSNR,
   :func:`pmp_vvc.evaluation.bdrate.bd_rate_two_points`; deterministic) must not rise above baseline +
   tolerance;
@@ -47,7 +48,7 @@ def measure(options: Sequence[str], qps: Sequence[int], clip: dict[str, int], wo
     from pmp_vvc.evaluation.executors import LocalExecutor
     from pmp_vvc.evaluation.sequences import load_sequence
     from pmp_vvc.evaluation.sweep import SweepSpec, failures_of, plan_sweep, run_plan
-    from pmp_vvc.evaluation.timesaving import mean_time_saving, rd_check_reduction
+    from pmp_vvc.evaluation.timesaving import intra_sample_reduction, mean_time_saving, rd_check_reduction
 
     cfg = make_demo_clip(work, width=clip["width"], height=clip["height"], frames=clip["frames"], name="gate")
     enc = str(pmp_vvc.vtm_cfg())
@@ -75,11 +76,13 @@ def measure(options: Sequence[str], qps: Sequence[int], clip: dict[str, int], wo
     counters_a, counters_t = [a.counters for a, _ in pairs], [t.counters for _, t in pairs]
     luma = rd_check_reduction(counters_a, counters_t, "luma")
     total = rd_check_reduction(counters_a, counters_t)
-    if luma is None or total is None:
-        raise EncodeError("the encodes printed no RD-check counters (not pmp-encoder?)")
+    samples = intra_sample_reduction(counters_a, counters_t)
+    if luma is None or total is None or samples is None:
+        raise EncodeError("the encodes printed no RD-check or intra-sample counters (not pmp-encoder?)")
     return {
         "rdc_reduction_luma": luma / 100,
         "rdc_reduction_total": total / 100,
+        "samples_reduction_total": samples / 100,
         "bits_ratio": sum(t.total_bits for _, t in pairs) / sum(a.total_bits for a, _ in pairs) - 1,
         "bd_rate_y_2qp": bd_rate_two_points([_point(a) for a, _ in pairs], [_point(t) for _, t in pairs]),
         "ts_mean": mean_time_saving([a.cpu_time for a, _ in pairs], [t.cpu_time for _, t in pairs]) / 100,
@@ -98,7 +101,7 @@ def check(got: dict[str, float], baseline: dict[str, object]) -> list[str]:
     want, tol = baseline["values"], baseline["tolerance"]
     assert isinstance(want, dict) and isinstance(tol, dict)
     bad = []
-    for key in ("rdc_reduction_luma", "rdc_reduction_total"):
+    for key in ("rdc_reduction_luma", "rdc_reduction_total", "samples_reduction_total"):
         if not got[key] >= want[key] - tol[key]:
             bad.append(f"{key} {got[key]:.4f} < baseline {want[key]:.4f} - {tol[key]}")
     for key in ("bits_ratio", "bd_rate_y_2qp"):

@@ -88,3 +88,28 @@ def test_noisy_oracle_reads_the_dumps_of_a_seeded_one_code_value_noisy_copy(
     assert noisy == tmp_path / "noisy" / f"{seq.name}.yuv"
     noisy.write_bytes(b"kept")  # made once: an existing copy is used as it is
     assert bench.noisy_input(seq, tmp_path / "noisy").read_bytes() == b"kept"
+
+
+def test_time_proxies_fit_each_counter_over_the_pairs_that_count_it(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from pmp_vvc.codec.vtmlog import ChannelCounters
+
+    def encode(cpu: float, luma: int, samples: int | None, chroma: int = 100) -> SimpleNamespace:
+        counters = [
+            ChannelCounters("luma", luma, 0, 0, 0, 0, 0, intra_samples=samples),
+            ChannelCounters("chroma", chroma, 0, 0, 0, 0, 0, intra_samples=chroma * 16),
+        ]
+        return SimpleNamespace(cpu_time=cpu, counters=counters)
+
+    anchor = encode(10.0, 100, 6400)
+    # time follows the luma samples exactly; the luma RD checks do not; the last pair has no sample count
+    tests = [encode(5.0, 90, 3200), encode(2.5, 30, 1600), encode(7.5, 60, 4800), encode(1.0, 10, None)]
+    monkeypatch.setattr(bench, "finished", lambda *_: iter([(None, [(anchor, t) for t in tests])]))
+    fit = bench.time_proxies(["one point"], [], None)
+    assert fit["pairs"] == 3
+    assert fit["intra samples, luma"] == pytest.approx(1.0)
+    assert fit["RD checks, luma"] < 0.9
+    assert set(fit) == {"pairs", *(name for name, _, _ in bench.TIME_PROXIES)}

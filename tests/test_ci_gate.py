@@ -27,6 +27,7 @@ def test_check_flags_each_regression(gate: ModuleType) -> None:
     worse = {
         "rdc_reduction_luma": good["rdc_reduction_luma"] - 2 * tol["rdc_reduction_luma"],
         "rdc_reduction_total": good["rdc_reduction_total"] - 2 * tol["rdc_reduction_total"],
+        "samples_reduction_total": good["samples_reduction_total"] - 2 * tol["samples_reduction_total"],
         "bits_ratio": good["bits_ratio"] + 2 * tol["bits_ratio"],
         "bd_rate_y_2qp": good["bd_rate_y_2qp"] + 2 * tol["bd_rate_y_2qp"],
         "ts_mean": tol["ts_min"] / 2,

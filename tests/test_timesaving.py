@@ -7,6 +7,7 @@ from pmp_vvc.evaluation.timesaving import (
     enc_t,
     intra_sample_reduction,
     mean_time_saving,
+    proxy_fit,
     rd_check_reduction,
     summarize,
     time_saving,
@@ -55,6 +56,33 @@ def test_intra_sample_reduction() -> None:
         dict(zip(qps, test, strict=True)),
     )
     assert s.samples_reduction_luma == pytest.approx(75.0) and s.rdc_reduction_luma == pytest.approx(50.0)
+    assert s.samples_reduction_total is None  # the chroma counters have no sample count
+
+    def chroma(samples: int) -> ChannelCounters:
+        return ChannelCounters("chroma", 1, 0, 0, 0, 0, 0, intra_samples=samples)
+
+    # with chroma samples, all trees: 1 - (1024 + 1024 + 2048) / (4096 + 4096 + 4096)
+    both = summarize(
+        {22: 10.0, 37: 4.0},
+        {22: 5.0, 37: 3.0},
+        {22: [searched(4, 4096), chroma(4096)], 37: [searched(4, 4096)]},
+        {22: [searched(2, 1024), chroma(2048)], 37: [searched(2, 1024)]},
+    )
+    assert both.samples_reduction_total == pytest.approx(100 * (1 - 4096 / 12288))
+    assert both.samples_reduction_luma == pytest.approx(75.0)
+
+
+def test_proxy_fit() -> None:
+    # a counter on a line with the time explains all of it, whatever the line's slope and offset
+    assert proxy_fit([0.2, 0.4, 0.6], [0.1, 0.2, 0.3]) == pytest.approx(1.0)
+    assert proxy_fit([0.6, 0.4, 0.2], [0.1, 0.2, 0.3]) == pytest.approx(1.0)
+    # time (1, 2, 3, 4) against (1, 3, 2, 4): correlation 0.8
+    assert proxy_fit([1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 4.0]) == pytest.approx(0.64)
+    assert proxy_fit([1.0, 2.0, 1.0, 2.0], [1.0, 1.0, 2.0, 2.0]) == pytest.approx(0.0)
+    assert math.isnan(proxy_fit([0.5, 0.6], [0.1, 0.2]))  # below 3 pairs
+    assert math.isnan(proxy_fit([0.5, 0.6, 0.7], [0.3, 0.3, 0.3]))  # a flat counter explains nothing
+    with pytest.raises(ValueError, match="differ"):
+        proxy_fit([0.5, 0.6, 0.7], [0.1, 0.2])
 
 
 def test_summarize() -> None:

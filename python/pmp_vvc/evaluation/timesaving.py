@@ -6,7 +6,10 @@
 * RD-check reduction: ``1 - checks_test / checks_anchor`` in percent, summed over the QPs, for the luma
   tree and for all trees; checks = non-split (intra) searches + split modes RD-tested.
 * Intra-sample reduction: the same of the samples the intra searches covered (a search's work grows with
-  its block's area, so this follows the time where a count of tests does not), for the luma tree.
+  its block's area, so this follows the time where a count of tests does not), for the luma tree and for
+  all trees.
+* Time-proxy fit: R² of the least-squares line of the time ratios ``T_test / T_anchor`` of paired encodes
+  on the same ratios of a deterministic counter (how much of the time the counter explains).
 
 Times are CPU seconds of the encoder process (user + sys, network inference included).
 """
@@ -25,6 +28,7 @@ __all__ = [
     "enc_t_of_ratios",
     "intra_sample_reduction",
     "mean_time_saving",
+    "proxy_fit",
     "rd_check_reduction",
     "summarize",
     "time_saving",
@@ -108,6 +112,22 @@ def _reduction(
     return 100.0 * (1.0 - t / a)
 
 
+def proxy_fit(time_ratios: Sequence[float], counter_ratios: Sequence[float]) -> float:
+    """R² of the line fitting the time ratios on the counter ratios (nan below 3 pairs or if one is flat)."""
+    if len(time_ratios) != len(counter_ratios):
+        raise ValueError("time and counter ratio lists differ in length")
+    n = len(time_ratios)
+    if n < 3:
+        return math.nan
+    mt, mc = sum(time_ratios) / n, sum(counter_ratios) / n
+    stt = sum((t - mt) ** 2 for t in time_ratios)
+    scc = sum((c - mc) ** 2 for c in counter_ratios)
+    stc = sum((t - mt) * (c - mc) for t, c in zip(time_ratios, counter_ratios, strict=True))
+    if not (stt > 0 and scc > 0):
+        return math.nan
+    return stc * stc / (stt * scc)  # a one-variable line's R² is the squared correlation
+
+
 @dataclass(frozen=True)
 class TimeSummary:
     """Time and RD-check figures of one sequence (or one class)."""
@@ -121,6 +141,7 @@ class TimeSummary:
     t_test: float
     rdc_reduction_chroma: float | None = None
     samples_reduction_luma: float | None = None  # of the luma intra searches' samples
+    samples_reduction_total: float | None = None  # of all trees' intra searches' samples
 
 
 def summarize(
@@ -133,7 +154,7 @@ def summarize(
     qps = sorted(set(t_anchor) & set(t_test))
     ta = [t_anchor[q] for q in qps]
     tt = [t_test[q] for q in qps]
-    luma = chroma = total = samples = None
+    luma = chroma = total = samples = samples_total = None
     if counters_anchor is not None and counters_test is not None and qps:
         ca = [counters_anchor.get(q, ()) for q in qps]
         ct = [counters_test.get(q, ()) for q in qps]
@@ -141,6 +162,7 @@ def summarize(
         chroma = rd_check_reduction(ca, ct, "chroma")
         total = rd_check_reduction(ca, ct)
         samples = intra_sample_reduction(ca, ct, "luma")
+        samples_total = intra_sample_reduction(ca, ct)
     return TimeSummary(
         ts_per_qp={q: time_saving(a, t) for q, a, t in zip(qps, ta, tt, strict=True)},
         mean_ts=mean_time_saving(ta, tt) if qps else math.nan,
@@ -151,4 +173,5 @@ def summarize(
         t_test=sum(tt),
         rdc_reduction_chroma=chroma,
         samples_reduction_luma=samples,
+        samples_reduction_total=samples_total,
     )
