@@ -178,10 +178,12 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
             for c, c_opts in CHROMA.items()
         ]
         # Another threshold at the luma nodes of one shorter side; below a split the maps did not imply (a
-        # candidate the threshold let in), the branch threshold. Each luma-only and with the chroma cut.
+        # candidate the threshold let in), the branch threshold. Each with VTM's MTT depths (the conservative
+        # point's kind), luma-only and with the chroma cut.
         variants = [(side, f"--PMPSideThreshold={v}", "side") for side, v in SIDE_THRESHOLDS.items()]
         variants += [(f"b{b}", f"--PMPBranchThreshold={b}", "branch") for b in BRANCH_THRESHOLDS]
         for tag, extra, kind in variants:
+            pts.append(Point(f"model-L2-{name}-{tag}", f"{opts} {extra}", f"model-{kind}"))
             luma = f"{opts} {extra} {MTT2}"
             pts.append(Point(f"model-L2-{name}-{tag}+mtt2", luma, f"model+mtt2-{kind}"))
             cut = f"{luma} {CHROMA['cmtt1']}"

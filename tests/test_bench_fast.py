@@ -113,3 +113,21 @@ def test_time_proxies_fit_each_counter_over_the_pairs_that_count_it(
     assert fit["intra samples, luma"] == pytest.approx(1.0)
     assert fit["RD checks, luma"] < 0.9
     assert set(fit) == {"pairs", *(name for name, _, _ in bench.TIME_PROXIES)}
+
+
+@pytest.mark.parametrize(
+    ("point_name", "bench_name"),
+    [
+        ("DEFAULT_POINT", "model-L2-lowqp0.7-s32-0.7-s8-0.95+mtt2+cmtt1"),
+        ("CONSERVATIVE_POINT", "model-L2-lowqp0.7-s32-0.7-s8-0.95"),
+    ],
+)
+def test_the_shipped_points_are_bench_points(bench: ModuleType, point_name: str, bench_name: str) -> None:
+    from pmp_vvc import modelzoo
+
+    shipped = getattr(modelzoo, point_name)
+    model = Path("/m/a.onnx")
+    point = {p.name: p for p in bench.all_points(model)}[bench_name]
+    # the bench's edge-block option is the encoder's default; the rest is the shipped point, option for option
+    options = [o for o in point.options.split() if o != "--PMPEdgeBlocks=1"]
+    assert options == [f"--PMPModel={model}", *shipped.options]
