@@ -325,35 +325,36 @@ def make_dumps(
     dumps: Path,
     options: str = "",
     noisy: Path | None = None,
+    jobs: int = 1,
 ) -> None:
     """Partition dumps ``dumps/<seq>_QP<qp>.dump``: the anchor's command line (pmp-run's) plus ``options``
-    (of the noisy inputs in folder ``noisy``, if given)."""
+    (of the noisy inputs in folder ``noisy``, if given), ``jobs`` encodes at once; existing dumps are kept."""
     import pmp_vvc
+    from pmp_vvc.evaluation.executors import LocalExecutor
 
     dumps.mkdir(parents=True, exist_ok=True)
     cfg = str(pmp_vvc.vtm_cfg())
+    todo: list[tuple[Path, list[str]]] = []
     for path in seq_cfgs:
         seq = load(path)
         source = seq.input_file if noisy is None else noisy_input(seq, noisy)
         for qp in qps:
             target = dumps / f"{seq.name}_QP{qp}.dump"
-            if target.exists():
-                continue
-            with tempfile.TemporaryDirectory() as tmp:
-                part = Path(tmp) / "dump"
+            if not target.exists():
                 args = ["-c", cfg, "-c", str(seq.cfg_path), "-i", str(source), "-q", str(qp)]
-                args += ["-f", str(input_frames(seq, frames))]
-                args += [
-                    "-b",
-                    str(Path(tmp) / "a.bin"),
-                    "-o",
-                    str(Path(tmp) / "a.yuv"),
-                    f"--PMPDumpPartition={part}",
-                    *shlex.split(options),
-                ]
-                pmp_vvc.encode(args)
-                part.replace(target)
-            print(f"dump {target.name}", flush=True)
+                todo.append((target, [*args, "-f", str(input_frames(seq, frames))]))
+
+    def dump(item: tuple[Path, list[str]]) -> Path:
+        target, args = item
+        with tempfile.TemporaryDirectory() as tmp:
+            part = Path(tmp) / "dump"
+            outputs = ["-b", str(Path(tmp) / "a.bin"), "-o", str(Path(tmp) / "a.yuv")]
+            pmp_vvc.encode([*args, *outputs, f"--PMPDumpPartition={part}", *shlex.split(options)])
+            part.replace(target)
+        return target
+
+    for target in LocalExecutor(jobs).map_unordered(dump, todo):
+        print(f"dump {target.name}", flush=True)
 
 
 def point_plan(point: Point, cfg: Path, args: argparse.Namespace) -> SweepPlan:
@@ -721,13 +722,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.report_only:
         chosen = select(points, args.points)
         if any("{dumps}" in p.options for p in chosen):
-            make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, args.out / "dumps")
+            make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, args.out / "dumps", jobs=args.jobs)
         if any("{noisy}" in p.options for p in chosen):
             qps = parse_qp_spec(args.qp)
-            make_dumps(seq_cfgs, qps, args.frames, args.out / "noisy-dumps", noisy=args.out / "noisy-inputs")
+            noisy = args.out / "noisy-inputs"
+            make_dumps(seq_cfgs, qps, args.frames, args.out / "noisy-dumps", noisy=noisy, jobs=args.jobs)
         for point in {p.guided: p for p in chosen if p.guided}.values():
             dumps = guided_dumps(point, args.out)
-            make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, dumps, point.guided)
+            make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, dumps, point.guided, jobs=args.jobs)
         for point in chosen:
             rc = max(rc, run_point(point, seq_cfgs, args))
     args.out.mkdir(parents=True, exist_ok=True)

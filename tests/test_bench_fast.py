@@ -131,3 +131,29 @@ def test_the_shipped_points_are_bench_points(bench: ModuleType, point_name: str,
     # the bench's edge-block option is the encoder's default; the rest is the shipped point, option for option
     options = [o for o in point.options.split() if o != "--PMPEdgeBlocks=1"]
     assert options == [f"--PMPModel={model}", *shipped.options]
+
+
+def test_dumps_are_made_jobs_at_once_and_kept(
+    bench: ModuleType, tmp_path: Path, clip128: Clip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import pmp_vvc
+    from pmp_vvc.codec.dump import read_dump
+
+    encode, threads = pmp_vvc.encode, set()
+
+    def counted(args: list[str]) -> object:
+        threads.add(threading.current_thread().name)
+        return encode(args)
+
+    monkeypatch.setattr(pmp_vvc, "encode", counted)
+    dumps = tmp_path / "dumps"
+    bench.make_dumps([clip128.cfg], [32, 37], 1, dumps, jobs=2)
+    made = sorted(p.name for p in dumps.iterdir())
+    assert made == [f"{bench.load(clip128.cfg).name}_QP{qp}.dump" for qp in (32, 37)]
+    assert all(len(read_dump(dumps / name)) == 1 for name in made)  # one picture each
+    assert len(threads) == 2  # both encodes ran in the pool, one per worker
+    (dumps / made[0]).write_bytes(b"kept")
+    bench.make_dumps([clip128.cfg], [32, 37], 1, dumps, jobs=2)
+    assert (dumps / made[0]).read_bytes() == b"kept" and len(threads) == 2
