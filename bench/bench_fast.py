@@ -58,8 +58,12 @@ CHROMA_THRESHOLDS = (0.8, 0.9)
 CHROMA_GUIDE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 CHROMA_LUMA = "model-L2-t0.9+mtt2"  # the luma point of the chroma-tree points below
 # The luma points of the guided chroma oracle and of the chroma-model points (name: side thresholds): the
-# luma-only point of sessions 9-14 and the luma of today's default point.
-GUIDED_LUMAS = {"model-L2-lowqp0.7+mtt2": "", "model-L2-lowqp0.7-s32-0.7-s8-0.95+mtt2": "32:0.7,8:0.95"}
+# luma-only point of sessions 9-14, the luma of today's default point, and one that saves more luma time.
+GUIDED_LUMAS = {
+    "model-L2-lowqp0.7+mtt2": "",
+    "model-L2-lowqp0.7-s32-0.7-s8-0.95+mtt2": "32:0.7,8:0.95",
+    "model-L2-lowqp0.7-s32-0.5-s16-0.85-s8-0.95+mtt2": "32:0.5,16:0.85,8:0.95",
+}
 # (threshold, QT threshold) pairs at L2
 QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95), (0.9, 0.8), (0.9, 0.7))
 # Per-QP thresholds at L2 (--PMPThreshold=QP:t,...): lower at low QP, where a wrong skip costs less per
