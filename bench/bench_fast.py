@@ -57,13 +57,11 @@ CHROMA_THRESHOLDS = (0.8, 0.9)
 # (+cgK-tT; +cgK: the luma threshold), or the anchor's chroma partition (+coK: the chroma ceiling).
 CHROMA_GUIDE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 CHROMA_LUMA = "model-L2-t0.9+mtt2"  # the luma point of the chroma-tree points below
-# The luma points of the guided chroma oracle and of the chroma-model points (name: side thresholds): the
-# luma-only point of sessions 9-14, the luma of today's default point, and one that saves more luma time.
-GUIDED_LUMAS = {
-    "model-L2-lowqp0.7+mtt2": "",
-    "model-L2-lowqp0.7-s32-0.7-s8-0.95+mtt2": "32:0.7,8:0.95",
-    "model-L2-lowqp0.7-s32-0.5-s16-0.85-s8-0.95+mtt2": "32:0.5,16:0.85,8:0.95",
-}
+# The luma points of the guided chroma oracle and of the chroma-model points, lowqp0.7+mtt2 with these side
+# thresholds (SIDE_THRESHOLDS keys, "" none): the luma-only point of sessions 9-14, the luma of today's
+# default point, and one that saves more luma time. GUIDED_LUMAS: point name -> side thresholds key.
+GUIDED_SIDES = ("", "s32-0.7-s8-0.95", "s32-0.5-s16-0.85-s8-0.95")
+GUIDED_LUMAS = {f"model-L2-lowqp0.7{f'-{side}' if side else ''}+mtt2": side for side in GUIDED_SIDES}
 # (threshold, QT threshold) pairs at L2
 QT_THRESHOLDS = ((0.5, 0.9), (0.6, 0.9), (0.7, 0.9), (0.6, 0.95), (0.5, 0.95), (0.9, 0.8), (0.9, 0.7))
 # Per-QP thresholds at L2 (--PMPThreshold=QP:t,...): lower at low QP, where a wrong skip costs less per
@@ -100,7 +98,8 @@ NOISE_AMPLITUDE = 1
 def guided_luma_options(model: Path, luma: str) -> str:
     """The encoder options of the GUIDED_LUMAS point ``luma`` with ``model``."""
     by_qp = THRESHOLDS_BY_QP["lowqp0.7"]
-    sides = f" --PMPSideThreshold={GUIDED_LUMAS[luma]}" if GUIDED_LUMAS[luma] else ""
+    side = GUIDED_LUMAS[luma]
+    sides = f" --PMPSideThreshold={SIDE_THRESHOLDS[side]}" if side else ""
     return f"--PMPModel={model} --PMPEdgeBlocks=1 --PMPLevel=2 --PMPThreshold={by_qp}{sides} {MTT2}"
 
 
@@ -338,6 +337,7 @@ def make_dumps(
 
     dumps.mkdir(parents=True, exist_ok=True)
     cfg = str(pmp_vvc.vtm_cfg())
+    extra = shlex.split(options)
     todo: list[tuple[Path, list[str]]] = []
     for path in seq_cfgs:
         seq = load(path)
@@ -353,7 +353,7 @@ def make_dumps(
         with tempfile.TemporaryDirectory() as tmp:
             part = Path(tmp) / "dump"
             outputs = ["-b", str(Path(tmp) / "a.bin"), "-o", str(Path(tmp) / "a.yuv")]
-            pmp_vvc.encode([*args, *outputs, f"--PMPDumpPartition={part}", *shlex.split(options)])
+            pmp_vvc.encode([*args, *outputs, f"--PMPDumpPartition={part}", *extra])
             part.replace(target)
         return target
 
@@ -725,15 +725,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     rc = 0
     if not args.report_only:
         chosen = select(points, args.points)
+        qps = parse_qp_spec(args.qp)
         if any("{dumps}" in p.options for p in chosen):
-            make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, args.out / "dumps", jobs=args.jobs)
+            make_dumps(seq_cfgs, qps, args.frames, args.out / "dumps", jobs=args.jobs)
         if any("{noisy}" in p.options for p in chosen):
-            qps = parse_qp_spec(args.qp)
             noisy = args.out / "noisy-inputs"
             make_dumps(seq_cfgs, qps, args.frames, args.out / "noisy-dumps", noisy=noisy, jobs=args.jobs)
         for point in {p.guided: p for p in chosen if p.guided}.values():
             dumps = guided_dumps(point, args.out)
-            make_dumps(seq_cfgs, parse_qp_spec(args.qp), args.frames, dumps, point.guided, jobs=args.jobs)
+            make_dumps(seq_cfgs, qps, args.frames, dumps, point.guided, jobs=args.jobs)
         for point in chosen:
             rc = max(rc, run_point(point, seq_cfgs, args))
     args.out.mkdir(parents=True, exist_ok=True)
