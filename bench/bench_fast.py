@@ -229,11 +229,6 @@ def all_points(model: Path, chroma_model: Path | None = None) -> list[Point]:
         for name in GUIDED_LUMAS
         for k in (1, 2, 3)
     ]
-    # VTM's full chroma search but for the splits of chroma nodes whose non-split CU codes no chroma residual.
-    pts += [
-        Point(f"{name}+ccbf", f"{guided_luma_options(model, name)} --PMPChromaCbfStop=1", "model+mtt2+ccbf")
-        for name in GUIDED_LUMAS
-    ]
     if chroma_model is not None:  # the chroma model at each luma point
         lumas = [(CHROMA_LUMA, luma, "model+mtt2+cg")]
         lumas += [(name, guided_luma_options(model, name), "model+mtt2-byqp+cg") for name in GUIDED_LUMAS]

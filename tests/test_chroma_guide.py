@@ -264,23 +264,6 @@ def test_chroma_oracle_codes_as_the_anchor_with_few_chroma_checks(
     assert oracle.guide is not None and oracle.guide.fallbacks == 0
 
 
-def test_chroma_cbf_stop_skips_splits_after_a_residual_free_chroma_cu(
-    clip128: Clip, anchor: tuple[pmp_vvc.EncodeStats, Path, Path], tmp_path: Path
-) -> None:
-    stats, _, anchor_bin = anchor
-    off = tmp_path / "off.bin"
-    pmp_vvc.encode(clip128.args(QP, off, "--PMPChromaCbfStop=0", frames=1))
-    assert md5(off) == md5(anchor_bin)
-    out, rec, dec = tmp_path / "on.bin", tmp_path / "on.yuv", tmp_path / "on-dec.yuv"
-    on = pmp_vvc.encode(clip128.args(QP, out, "-o", str(rec), "--PMPChromaCbfStop=1", frames=1))
-    # At QP 37 a chroma CU often codes no residual: its node's further split tests go.
-    assert on.chroma.splits < 0.9 * stats.chroma.splits
-    pmp_vvc.decode(["-b", str(out), "-o", str(dec)])
-    assert md5(dec) == md5(rec)
-    with pytest.raises(ConfigError, match="--PMPChromaCbfStop must be 0"):
-        pmp_vvc.encode(clip128.args(QP, tmp_path / "bad.bin", "--PMPChromaCbfStop=2", frames=1))
-
-
 def adversarial_chroma_maps() -> predictor.MapProbabilities:
     """Chroma maps of a 128x128 picture that VTM cannot follow: QT to 32x32, TT_V, then BT_V of the TT's
     middle part (a BT parallel to the TT it is the middle of, which VTM forbids)."""

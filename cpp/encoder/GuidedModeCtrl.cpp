@@ -102,39 +102,6 @@ int counterIndex(EncTestModeType type)
   }
 }
 
-// The best coding of the node so far is its own non-split CU, and it codes no chroma residual.
-bool nonSplitWithoutChromaResidual(const ComprCUCtx& ctx)
-{
-  if (ctx.bestCS == nullptr || ctx.bestCS->cus.size() != 1)
-  {
-    return false;
-  }
-  const CodingUnit* cu = ctx.bestCU;
-  for (const TransformUnit* tu = cu->firstTU; tu != nullptr; tu = tu == cu->lastTU ? nullptr : tu->next)
-  {
-    if (tu->cbf[COMPONENT_Cb] != 0 || tu->cbf[COMPONENT_Cr] != 0)
-    {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Not testing a mode: as VTM does when it skips a BT, so that its later TT/QT heuristics do not assume the BT
-// was tested. Returns tryMode's answer, false.
-bool skipped(ComprCUCtx& ctx, const EncTestMode& mode)
-{
-  if (mode.type == ETM_SPLIT_BT_H)
-  {
-    ctx.set(DID_HORZ_SPLIT, false);
-  }
-  if (mode.type == ETM_SPLIT_BT_V)
-  {
-    ctx.set(DID_VERT_SPLIT, false);
-  }
-  return false;
-}
-
 bool insidePicture(const CompArea& y, const CodingStructure& cs)
 {
   return y.x + y.width <= cs.picture->lwidth() && y.y + y.height <= cs.picture->lheight();
@@ -199,13 +166,6 @@ bool GuidedModeCtrl::tryMode(const EncTestMode& encTestmode, const CodingStructu
   // VTM may pass a reference into the mode stack itself, which guidedTry can reallocate: work on a copy.
   const EncTestMode mode = encTestmode;
   CuGuidance&       g    = m_levels.back();
-  if (m_session.options().chromaCbfStop && isModeSplit(mode) && partitioner.isSepTree(cs)
-      && isChroma(partitioner.chType) && partitioner.getImplicitSplit(cs) == CU_DONT_SPLIT
-      && nonSplitWithoutChromaResidual(m_ComprCUCtxList.back()))
-  {
-    // A chroma block predicted well enough to code no residual rarely gains from smaller blocks.
-    return skipped(m_ComprCUCtxList.back(), mode);
-  }
   const bool        ok   = (g.guided && !g.fallback) ? guidedTry(g, mode, cs, partitioner)
                                                      : EncModeCtrlMTnoRQT::tryMode(mode, cs, partitioner);
   if (ok && g.asked && mode.type == ETM_INTRA)
@@ -265,7 +225,16 @@ bool GuidedModeCtrl::guidedTry(CuGuidance& g, const EncTestMode& mode, const Cod
   }
   if (g.decision.veto & bit)
   {
-    return skipped(m_ComprCUCtxList.back(), mode);
+    // As VTM does when it skips a BT, so that its later TT/QT heuristics do not assume the BT was tested.
+    if (mode.type == ETM_SPLIT_BT_H)
+    {
+      m_ComprCUCtxList.back().set(DID_HORZ_SPLIT, false);
+    }
+    if (mode.type == ETM_SPLIT_BT_V)
+    {
+      m_ComprCUCtxList.back().set(DID_VERT_SPLIT, false);
+    }
+    return false;
   }
   // VTM's own answer first: it keeps its bookkeeping (DID_QUAD_SPLIT, ISP hints) as in a normal run.
   const bool vtmSays = EncModeCtrlMTnoRQT::tryMode(mode, cs, partitioner);

@@ -55,8 +55,7 @@ void addEncoderOptions(ProgramOptionsLite::Options& opts)
   ("PMPEdgeBlocks",      o.edgeBlocks,      d.edgeBlocks,      "pmp-vvc: the model also rules inside 64x64 blocks that cross the picture edge")
   ("PMPChromaLevel",     o.chromaLevel,     d.chromaLevel,     "pmp-vvc: chroma tree (dual tree) ruled by chroma maps at level 1..3 (0: VTM's search)")
   ("PMPChromaThreshold", o.chromaThreshold, d.chromaThreshold, "pmp-vvc: the chroma tree's confidence threshold (negative: PMPThreshold)")
-  ("PMPChromaModel",     o.chromaModel,     d.chromaModel,     "pmp-vvc: ONNX chroma model (file or shipped name; default: the --PMPModel's companion)")
-  ("PMPChromaCbfStop",   o.chromaCbfStop,   d.chromaCbfStop,   "pmp-vvc: no further split test of a chroma-tree node whose best coding so far is its non-split CU without chroma residual");
+  ("PMPChromaModel",     o.chromaModel,     d.chromaModel,     "pmp-vvc: ONNX chroma model (file or shipped name; default: the --PMPModel's companion)");
   // clang-format on
 }
 

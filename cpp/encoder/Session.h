@@ -31,7 +31,6 @@ struct EncoderOptions
   int         chromaLevel = 0; // --PMPChromaLevel (0: the chroma tree keeps VTM's search)
   double      chromaThreshold = -1.0; // --PMPChromaThreshold (negative: --PMPThreshold)
   std::string chromaModel;     // --PMPChromaModel (empty: the luma model's companion)
-  bool        chromaCbfStop = false; // --PMPChromaCbfStop
 
   // Name/value strings handed to the guide factory.
   std::map<std::string, std::string> asStrings() const;

@@ -38,7 +38,7 @@ PATH_OPTIONS = ("PMPModel", "PMPChromaModel", "PMPGuide", "PMPDumpPartition")
 
 @dataclass(frozen=True)
 class MapGuideOptions:
-    """Settings of the map guide and the chroma cbf stop; the defaults are those of ``pmp-encoder --help``."""
+    """Settings of the map guide; the defaults are those of ``pmp-encoder --help``."""
 
     level: int = 2  # --PMPLevel: map-controlled levels, 0..3
     threshold: float = 0.0  # --PMPThreshold: 0 hard maps, else the probability a node's modes must reach
@@ -51,8 +51,6 @@ class MapGuideOptions:
     chroma_level: int = 0  # --PMPChromaLevel: chroma maps rule the chroma tree at 1..3; 0 VTM's search
     chroma_threshold: float = -1.0  # --PMPChromaThreshold: the chroma tree's; negative: threshold
     edge_blocks: bool = True  # --PMPEdgeBlocks: the model rules in blocks crossing the picture edge
-    # --PMPChromaCbfStop: no more split tests of a chroma node whose non-split CU codes no chroma residual
-    chroma_cbf_stop: bool = False
     threads: int = 1  # --PMPThreads: onnxruntime intra-op threads
 
     def __post_init__(self) -> None:
@@ -115,7 +113,6 @@ class MapGuideOptions:
             chroma_level=int(_number(options, "PMPChromaLevel", d.chroma_level, int)),
             chroma_threshold=float(_number(options, "PMPChromaThreshold", d.chroma_threshold, float)),
             edge_blocks=bool(_number(options, "PMPEdgeBlocks", int(d.edge_blocks), int)),
-            chroma_cbf_stop=_flag(options, "PMPChromaCbfStop", d.chroma_cbf_stop),
             threads=int(_number(options, "PMPThreads", d.threads, int)),
         )
 
@@ -159,13 +156,6 @@ def _pairs(
         except ValueError:
             raise ConfigError(f"--{key}={text!r}: {item!r} is not {form} (e.g. --{key}={example})") from None
     return tuple(pairs)
-
-
-def _flag(options: Mapping[str, str], key: str, default: bool) -> bool:
-    value = _number(options, key, int(default), int)
-    if value not in (0, 1):
-        raise ConfigError(f"--{key} must be 0 (off) or 1 (on), got {value}")
-    return bool(value)
 
 
 def _number(
