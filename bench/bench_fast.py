@@ -55,7 +55,7 @@ CHROMA = {"cmtt2": "--MaxMTTHierarchyDepthISliceC=2", "cmtt1": "--MaxMTTHierarch
 CHROMA_THRESHOLDS = (0.8, 0.9)
 # The chroma guide (chroma maps ruling the chroma tree at level k): the chroma model with the chroma threshold
 # (+cgK-tT; +cgK: the luma threshold), or the anchor's chroma partition (+coK: the chroma ceiling).
-CHROMA_GUIDE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+CHROMA_GUIDE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 CHROMA_LUMA = "model-L2-t0.9+mtt2"  # the luma point of the chroma-tree points below
 # The luma points of the guided chroma oracle and of the chroma-model points, lowqp0.7+mtt2 with these side
 # thresholds (SIDE_THRESHOLDS keys, "" none): the luma-only point of sessions 9-14, the luma of today's
