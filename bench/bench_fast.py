@@ -1,19 +1,20 @@
 """Benchmark the fast encoder: anchor vs oracle / model points at levels L0..L3 and confidence thresholds.
 
-For every selected point and sequence this runs the anchor-vs-test sweep of ``pmp-run``
-(:mod:`pmp_vvc.evaluation.sweep`, the same jobs and keys as ``pmp-run --seq CFG --test OPTIONS``) into one
-output folder, so anchors are encoded once and shared by all points, and finished encodes are skipped on a
-rerun (resumable; run it in pieces with ``--points``). The tables are computed from the finished encodes
-(typed summaries of the same sweeps), so ``--report-only`` needs no other files. Oracle points need the
-anchor's partition dump per sequence and QP: the script makes them first (``OUT/dumps``, one extra
-anchor-like encode each, skipped when present); the guided chroma oracle points (``+cgoK``) need the
+For every selected point and sequence (sequence by sequence, all points of one sequence together, so that a
+slow spell of a shared machine does not shift one point's TS) this runs the anchor-vs-test sweep of
+``pmp-run`` (:mod:`pmp_vvc.evaluation.sweep`, the same jobs and keys as ``pmp-run --seq CFG --test
+OPTIONS``) into one output folder, so anchors are encoded once and shared by all points, and finished
+encodes are skipped on a rerun (resumable; run it in pieces with ``--points``). The tables are computed from
+the finished encodes (typed summaries of the same sweeps), so ``--report-only`` needs no other files. Oracle
+points need the anchor's partition dump per sequence and QP: the script makes them first (``OUT/dumps``, one
+extra anchor-like encode each, skipped when present); the guided chroma oracle points (``+cgoK``) need the
 same dumps of the guided luma point they extend (``OUT/guided-dumps``); the noisy oracle
 (``oracle-noisy-partition-LK``) needs the anchor's dumps of each sequence with every sample offset by a
-seeded integer in [-NOISE_AMPLITUDE, NOISE_AMPLITUDE] (``OUT/noisy-dumps``, from ``OUT/noisy-inputs``).
-It then writes ``OUT/bench.md``, ``OUT/bench.csv`` and ``OUT/ts_bdbr.png`` (time saving vs BD-rate Y), one
-row per point: BDBR Y / U / V / YUV, TS mean, EncT, RD-check reduction (luma, all), intra-sample
-reduction (luma) and the inference share (guide CPU time over the test's and the anchor's encoding time),
-averaged over the sequences.
+seeded integer in [-NOISE_AMPLITUDE, NOISE_AMPLITUDE] (``OUT/noisy-dumps``, from ``OUT/noisy-inputs``). It
+then writes ``OUT/bench.md``, ``OUT/bench.csv`` and ``OUT/ts_bdbr.png`` (time saving vs BD-rate Y), one row
+per point: BDBR Y / U / V / YUV, TS mean, EncT, RD-check reduction (luma, all), intra-sample reduction
+(luma) and the inference share (guide CPU time over the test's and the anchor's encoding time), averaged
+over the sequences.
 
 Examples::
 
@@ -384,24 +385,32 @@ def point_plan(point: Point, cfg: Path, args: argparse.Namespace) -> SweepPlan:
     return plan_sweep(spec)
 
 
-def run_point(point: Point, seq_cfgs: Sequence[Path], args: argparse.Namespace) -> int:
-    """Run the sweep of one point on every sequence (one per sequence: oracle dumps are per sequence)."""
+def run_points(points: Sequence[Point], seq_cfgs: Sequence[Path], args: argparse.Namespace) -> int:
+    """Run the sweeps of ``points``, sequence by sequence: all points of one sequence, then the next.
+
+    One sweep per point and sequence (oracle dumps are per sequence). In this order the encodes of a
+    sequence's anchor and of all its points run close together in time, so that a slow spell of a shared
+    machine shifts them alike instead of one point's TS.
+    """
     from pmp_vvc.errors import PmpError
     from pmp_vvc.evaluation.executors import LocalExecutor
     from pmp_vvc.evaluation.sweep import run_sweep
 
     worst = 0
-    if "{agree}" in point.options:
-        agreement_dir(point, args.out).mkdir(parents=True, exist_ok=True)
+    for point in points:
+        if "{agree}" in point.options:
+            agreement_dir(point, args.out).mkdir(parents=True, exist_ok=True)
     for cfg in seq_cfgs:
-        try:
-            outcome = run_sweep(point_plan(point, cfg, args), LocalExecutor(args.jobs), verify=args.verify)
-            rc = 0 if outcome.ok else 1
-        except PmpError as err:
-            print(f"error: {err}", file=sys.stderr)
-            rc = 2
-        worst = max(worst, rc)
-        print(f"{point.name} {cfg.stem}: exit {rc}", flush=True)
+        for point in points:
+            try:
+                plan = point_plan(point, cfg, args)
+                outcome = run_sweep(plan, LocalExecutor(args.jobs), verify=args.verify)
+                rc = 0 if outcome.ok else 1
+            except PmpError as err:
+                print(f"error: {err}", file=sys.stderr)
+                rc = 2
+            worst = max(worst, rc)
+            print(f"{point.name} {cfg.stem}: exit {rc}", flush=True)
     return worst
 
 
@@ -734,8 +743,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for point in {p.guided: p for p in chosen if p.guided}.values():
             dumps = guided_dumps(point, args.out)
             make_dumps(seq_cfgs, qps, args.frames, dumps, point.guided, jobs=args.jobs)
-        for point in chosen:
-            rc = max(rc, run_point(point, seq_cfgs, args))
+        rc = run_points(chosen, seq_cfgs, args)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = [r for p in points if (r := point_row(p, seq_cfgs, args)) is not None]
     write_report(rows, points, args, seq_cfgs)

@@ -133,6 +133,24 @@ def test_the_shipped_points_are_bench_points(bench: ModuleType, point_name: str,
     assert options == [f"--PMPModel={model}", *shipped.options]
 
 
+def test_points_run_sequence_by_sequence(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from pmp_vvc.evaluation import sweep
+
+    order: list[tuple[str, str]] = []
+    monkeypatch.setattr(bench, "point_plan", lambda point, cfg, args: (point.name, cfg.stem))
+    monkeypatch.setattr(
+        sweep, "run_sweep", lambda plan, executor, verify: order.append(plan) or argparse.Namespace(ok=True)
+    )
+    points = [bench.Point("a", "", "k"), bench.Point("b", "", "k")]
+    args = argparse.Namespace(out=tmp_path, jobs=1, verify=False)
+    assert bench.run_points(points, [Path("s1.cfg"), Path("s2.cfg")], args) == 0
+    assert order == [("a", "s1"), ("b", "s1"), ("a", "s2"), ("b", "s2")]
+
+
 def test_dumps_are_made_jobs_at_once_and_kept(
     bench: ModuleType, tmp_path: Path, clip128: Clip, monkeypatch: pytest.MonkeyPatch
 ) -> None:
